@@ -1,0 +1,19 @@
+import logging
+
+from django.apps import AppConfig
+from django.conf import settings
+
+logger = logging.getLogger("concord")
+
+
+class CurationConfig(AppConfig):
+    name = "curation"
+    verbose_name = "Curation"
+
+    def ready(self):
+        from curation import checks  # noqa: F401  (registers system checks)
+
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            logger.info("No CELERY_BROKER_URL configured: jobs run in-process (embedded default).")
+        else:
+            logger.info("Jobs are sent to the Celery broker; run a worker to process them.")

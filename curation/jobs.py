@@ -1,0 +1,120 @@
+"""Job runs: start, claim, perform, finish. Each job kind is a plain function registered here.
+
+A kind's function receives the claimed `JobRun` and a `report(progress, counts)` callback, does
+its work idempotently (a rerun changes nothing) and returns the final counts.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from curation.models import ACTIVE_JOB_STATUSES, JobRun, JobStatus, Project
+
+logger = logging.getLogger("concord.jobs")
+
+Report = Callable[[float, dict], None]
+JOB_KINDS: dict[str, Callable[[JobRun, Report], dict]] = {}
+
+
+class JobCancelled(Exception):
+    """Raised by `report` when a lead cancelled the run; the kind's transaction rolls back."""
+
+
+def job_kind(name: str):
+    """Registers a function as the implementation of job kind `name`."""
+
+    def register(func):
+        JOB_KINDS[name] = func
+        return func
+
+    return register
+
+
+def job_run_start(*, project: Project, kind: str, user=None, params: dict | None = None) -> JobRun:
+    """Queues a run of `kind`, or returns the project's active run of that kind (JOB-6).
+
+    Dispatch happens after the surrounding transaction commits.
+    """
+    if kind not in JOB_KINDS:
+        raise ValueError(f"Unknown job kind {kind!r}.")
+    try:
+        with transaction.atomic():
+            run = JobRun.objects.create(
+                project=project, kind=kind, created_by=user, params=params or {}
+            )
+    except IntegrityError:
+        return JobRun.objects.get(project=project, kind=kind, status__in=ACTIVE_JOB_STATUSES)
+    from curation.tasks import job_run_execute
+
+    transaction.on_commit(lambda: job_run_execute.delay(run.pk))
+    return run
+
+
+def job_run_claim(*, run_id: int) -> JobRun | None:
+    """Marks the run as running for this worker; None if another worker holds a live lease.
+
+    A conditional UPDATE, so two deliveries of the same message never both run it (JOB-3).
+    """
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+    claimed = (
+        JobRun.objects.filter(claimable, pk=run_id, attempts__lt=settings.JOB_MAX_ATTEMPTS)
+        .update(status=JobStatus.RUNNING, lease_expires_at=lease, attempts=F("attempts") + 1,
+                started_at=now)
+    )  # fmt: skip
+    return JobRun.objects.get(pk=run_id) if claimed else None
+
+
+def _reporter(run: JobRun) -> Report:
+    def report(progress: float, counts: dict) -> None:
+        lease = timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+        JobRun.objects.filter(pk=run.pk).update(
+            progress=max(0.0, min(1.0, progress)), counts=counts, lease_expires_at=lease
+        )
+        if JobRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+            raise JobCancelled
+
+    return report
+
+
+def _finish(run: JobRun, status: str, **fields) -> None:
+    JobRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(
+        status=status, finished_at=timezone.now(), lease_expires_at=None, **fields
+    )
+
+
+def job_run_perform(*, run: JobRun) -> None:
+    """Runs a claimed job's kind function and records how it ended. Never raises for job errors."""
+    try:
+        counts = JOB_KINDS[run.kind](run, _reporter(run))
+    except JobCancelled:
+        _finish(run, JobStatus.CANCELLED, message="Cancelled by a lead.")
+    except Exception as exc:  # the run records the failure; the worker stays up
+        logger.exception("job %s #%s failed", run.kind, run.pk)
+        _finish(run, JobStatus.FAILED, message=f"{type(exc).__name__}: the job failed.")
+    else:
+        _finish(run, JobStatus.DONE, progress=1.0, counts=counts or {})
+
+
+def job_run_cancel(*, run: JobRun) -> None:
+    """Asks a run to stop: a queued run is cancelled at once, a running one between chunks."""
+    JobRun.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, finished_at=timezone.now(), message="Cancelled by a lead."
+    )
+    JobRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(cancel_requested=True)
+
+
+@job_kind("project_stats")
+def project_stats(run: JobRun, report: Report) -> dict:
+    """Counts a project's items per split: a cheap job that shows the job system works."""
+    from curation.selectors import project_split_counts
+
+    report(0.5, {})
+    counts = project_split_counts(project=run.project)
+    return {"items": sum(counts.values()), **{f"split_{k}": v for k, v in counts.items()}}

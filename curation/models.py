@@ -1,0 +1,164 @@
+"""Projects, their members and items, and the job runs that work on them."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+
+class Role(models.TextChoices):
+    ANNOTATOR = "annotator", "Annotator"
+    REVIEWER = "reviewer", "Reviewer"
+    LEAD = "lead", "Lead"
+
+
+# Higher rank includes the rights of the lower ones.
+ROLE_RANK = {Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.LEAD: 3}
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    guidelines = models.TextField(blank=True, help_text="Annotation guidelines in Markdown.")
+    annotators_per_item = models.PositiveSmallIntegerField(default=3)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(annotators_per_item__gte=1, annotators_per_item__lte=50),
+                name="project_annotators_per_item_1_to_50",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("curation:project_detail", kwargs={"slug": self.slug})
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="membership_user_project"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} is {self.role} of {self.project}"
+
+    def at_least(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+class Split(models.TextChoices):
+    UNASSIGNED = "unassigned", "Unassigned"
+    TRAIN = "train", "Train"
+    DEV = "dev", "Dev"
+    TEST = "test", "Test"
+
+
+class Item(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=255)
+    data = models.JSONField(help_text='The text or fields to label, e.g. {"text": "..."}.')
+    metadata = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, db_index=False)
+    split = models.CharField(max_length=16, choices=Split.choices, default=Split.UNASSIGNED)
+    source = models.CharField(
+        max_length=32, blank=True, help_text="Where the item came from: production, vendor, …"
+    )
+    priority = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "external_id"], name="item_external_id_unique_per_project"
+            ),
+            models.CheckConstraint(condition=Q(split__in=Split.values), name="item_split_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "content_hash"], name="item_project_hash"),
+            models.Index(fields=["project", "split"], name="item_project_split"),
+        ]
+
+    def __str__(self):
+        return f"{self.project.slug}/{self.external_id}"
+
+    @property
+    def text(self) -> str:
+        value = self.data.get("text") if isinstance(self.data, dict) else None
+        return value if isinstance(value, str) else ""
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_JOB_STATUSES = [JobStatus.QUEUED, JobStatus.RUNNING]
+
+
+class JobRun(models.Model):
+    """One run of a background job. The Celery message carries only its id."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="job_runs")
+    kind = models.CharField(max_length=40)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    params = models.JSONField(default=dict, blank=True)
+    progress = models.FloatField(default=0.0)
+    counts = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Starting the same job twice returns the active one (JOB-6).
+            models.UniqueConstraint(
+                fields=["project", "kind"],
+                condition=Q(status__in=["queued", "running"]),
+                name="jobrun_one_active_per_project_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0.0, progress__lte=1.0), name="jobrun_progress_0_1"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_JOB_STATUSES

@@ -1,0 +1,70 @@
+"""Shared personas: a project with a lead, a reviewer and three annotators; an outsider; and the
+lead of another project. Every permission test speaks in these names."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from curation.models import Project, Role
+from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
+
+
+@dataclass
+class Team:
+    project: Project
+    other_project: Project
+    lead: object
+    reviewer: object
+    annotators: list
+    outsider: object
+    other_lead: object
+
+    @property
+    def annotator(self):
+        return self.annotators[0]
+
+    def persona(self, name: str):
+        """The user behind a persona name used in permission tables (None = anonymous)."""
+        return {
+            "anonymous": None,
+            "outsider": self.outsider,
+            "annotator": self.annotator,
+            "reviewer": self.reviewer,
+            "other_lead": self.other_lead,
+            "lead": self.lead,
+        }[name]
+
+
+PERSONAS = ["anonymous", "outsider", "annotator", "reviewer", "other_lead", "lead"]
+
+
+@pytest.fixture
+def team(db) -> Team:
+    project = ProjectFactory(name="Support intents", slug="support-intents")
+    other = ProjectFactory(name="Other project", slug="other-project")
+    lead = UserFactory(username="lena_lead")
+    reviewer = UserFactory(username="rita_reviewer")
+    annotators = [UserFactory(username=f"anna_{i}") for i in range(1, 4)]
+    outsider = UserFactory(username="otto_outsider")
+    other_lead = UserFactory(username="olga_otherlead")
+    MembershipFactory(project=project, user=lead, role=Role.LEAD)
+    MembershipFactory(project=project, user=reviewer, role=Role.REVIEWER)
+    for annotator in annotators:
+        MembershipFactory(project=project, user=annotator, role=Role.ANNOTATOR)
+    MembershipFactory(project=other, user=other_lead, role=Role.LEAD)
+    ItemFactory.create_batch(5, project=project)
+    ItemFactory.create_batch(2, project=other)
+    return Team(project, other, lead, reviewer, annotators, outsider, other_lead)
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) signs the test client in as `user` (None stays anonymous)."""
+
+    def sign_in(user):
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return sign_in
