@@ -11,7 +11,7 @@ def check_celery_serializer(app_configs, **kwargs):
     return []
 
 
-@register(Tags.database, deploy=True)
+@register(Tags.security, deploy=True)
 def check_production_database(app_configs, **kwargs):
     engine = settings.DATABASES["default"]["ENGINE"]
     if not settings.DEBUG and engine.endswith("sqlite3"):

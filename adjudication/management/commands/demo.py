@@ -1,0 +1,110 @@
+"""`manage.py demo`: a demo project with real-looking items, a team and some annotations."""
+
+import random
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from adjudication.demo_data import GUIDELINES, LABELS, demo_label, demo_messages
+from annotation.models import Annotation, LabelSchema, SchemaKind
+from curation.hashing import content_hash
+from curation.models import Item, Membership, Project, Role
+
+User = get_user_model()
+
+TEAM = [
+    ("lena", "Lena", "Lead", Role.LEAD, None),
+    ("rui", "Rui", "Reviewer", Role.REVIEWER, None),
+    ("ann", "Ann", "Annotator", Role.ANNOTATOR, 0.92),
+    ("ben", "Ben", "Annotator", Role.ANNOTATOR, 0.85),
+    ("cho", "Cho", "Annotator", Role.ANNOTATOR, 0.75),
+]
+SLUG = "support-intents-demo"
+
+
+class Command(BaseCommand):
+    help = "Creates (or refreshes) the demo project and prints its users' names and passwords."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--items", type=int, default=300)
+        parser.add_argument("--annotated", type=int, default=120, help="items labeled by all three")
+
+    @transaction.atomic
+    def handle(self, *args, items: int, annotated: int, **options):
+        passwords = {username: secrets.token_urlsafe(9) for username, *_ in TEAM}
+        users = {}
+        for username, first, last, _role, _skill in TEAM:
+            user, _ = User.objects.get_or_create(
+                username=username, defaults={"first_name": first, "last_name": f"({last})"}
+            )
+            user.set_password(passwords[username])
+            user.is_active = True
+            user.save()
+            users[username] = user
+        lead = users["lena"]
+        lead.is_staff = True  # may manage accounts in the admin; grants no project data access
+        lead.save(update_fields=["is_staff"])
+        lead.user_permissions.add(
+            *Permission.objects.filter(
+                codename__in=["add_project", "add_user", "change_user", "view_user"]
+            )
+        )
+        project, created = Project.objects.get_or_create(
+            slug=SLUG,
+            defaults={
+                "name": "Support intents (demo)",
+                "description": "Route incoming customer-support messages to the right team.",
+                "guidelines": GUIDELINES,
+                "annotators_per_item": 3,
+                "created_by": lead,
+            },
+        )
+        for username, _first, _last, role, _skill in TEAM:
+            Membership.objects.update_or_create(
+                project=project, user=users[username], defaults={"role": role}
+            )
+        if created:
+            self._seed(project, users, items, annotated)
+        self._print(project, passwords, created)
+
+    def _seed(self, project, users, n_items, n_annotated):
+        LabelSchema.objects.create(
+            project=project, kind=SchemaKind.SINGLE_CHOICE, config={"labels": LABELS}
+        )
+        messages = demo_messages(n_items)
+        rows = Item.objects.bulk_create(
+            Item(
+                project=project,
+                external_id=f"msg-{i:05d}",
+                data={"text": m["text"]},
+                metadata={"channel": ("email", "chat", "web form")[i % 3]},
+                content_hash=content_hash({"text": m["text"]}),
+                source="production",
+            )
+            for i, m in enumerate(messages, start=1)
+        )
+        rng = random.Random(11)
+        annotations = []
+        for item, message in zip(rows[:n_annotated], messages, strict=False):
+            for username, *_rest, skill in TEAM:
+                if skill is not None:
+                    label = demo_label(message, skill, rng)
+                    annotations.append(
+                        Annotation(
+                            item=item,
+                            annotator=users[username],
+                            value={"label": label},
+                            seconds_spent=round(rng.uniform(3, 40), 1),
+                        )
+                    )
+        Annotation.objects.bulk_create(annotations)
+
+    def _print(self, project, passwords, created):
+        verb = "Created" if created else "Refreshed"
+        self.stdout.write(self.style.SUCCESS(f"{verb} the demo project '{project.name}'."))
+        self.stdout.write("Sign in at http://127.0.0.1:8000/ as:")
+        for username, _first, last, _role, _skill in TEAM:
+            self.stdout.write(f"  {last.lower():<10} {username:<6} password: {passwords[username]}")

@@ -1,0 +1,141 @@
+"""Job runs: started once per project and kind, claimed once, finished with their counts, on a
+real Celery worker when a broker is configured and in-process when none is."""
+
+import os
+import time
+from contextlib import contextmanager
+
+import pytest
+from django.db import transaction
+
+from config.celery import app as celery_app
+from curation import jobs
+from curation.jobs import job_run_cancel, job_run_claim, job_run_start
+from curation.models import JobRun, JobStatus
+from curation.tasks import job_run_execute
+
+
+@contextmanager
+def in_process_jobs():
+    """Runs jobs eagerly even when the suite has a broker configured (the embedded default)."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def failing_kind():
+    @jobs.job_kind("always_fails")
+    def always_fails(run, report):
+        report(0.3, {"seen": 1})
+        raise RuntimeError("secret internal detail")
+
+    yield "always_fails"
+    jobs.JOB_KINDS.pop("always_fails")
+
+
+def test_without_a_broker_the_job_runs_in_process_after_commit(
+    team, django_capture_on_commit_callbacks
+):
+    with in_process_jobs(), django_capture_on_commit_callbacks(execute=True):
+        run = job_run_start(project=team.project, kind="project_stats", user=team.lead)
+    run.refresh_from_db()
+    assert run.status == JobStatus.DONE
+    assert run.counts == {"items": 5, "split_unassigned": 5}
+    assert run.progress == 1.0
+    assert run.attempts == 1
+    assert run.finished_at is not None
+
+
+def test_nothing_is_dispatched_when_the_transaction_rolls_back(
+    team, django_capture_on_commit_callbacks
+):
+    with in_process_jobs(), django_capture_on_commit_callbacks(execute=True) as callbacks:
+        try:
+            with transaction.atomic():
+                job_run_start(project=team.project, kind="project_stats")
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+    assert callbacks == []
+    assert not JobRun.objects.exists()
+
+
+def test_starting_the_same_kind_twice_returns_the_active_run(team):
+    first = job_run_start(project=team.project, kind="project_stats")
+    second = job_run_start(project=team.project, kind="project_stats")
+    assert second.pk == first.pk
+    other = job_run_start(project=team.other_project, kind="project_stats")
+    assert other.pk != first.pk
+
+
+def test_a_run_is_claimed_once(team):
+    run = job_run_start(project=team.project, kind="project_stats")
+    assert job_run_claim(run_id=run.pk) is not None
+    assert job_run_claim(run_id=run.pk) is None
+
+
+def test_duplicate_delivery_runs_the_job_once(team):
+    run = job_run_start(project=team.project, kind="project_stats")
+    job_run_execute.run(run.pk)
+    job_run_execute.run(run.pk)
+    run.refresh_from_db()
+    assert run.status == JobStatus.DONE
+    assert run.attempts == 1
+
+
+def test_a_failing_job_is_marked_failed_without_leaking_internals(team, failing_kind):
+    run = job_run_start(project=team.project, kind=failing_kind)
+    job_run_execute.run(run.pk)
+    run.refresh_from_db()
+    assert run.status == JobStatus.FAILED
+    assert run.message == "RuntimeError: the job failed."
+    assert "secret" not in run.message
+    # a failed run no longer blocks a new one of the same kind
+    assert job_run_start(project=team.project, kind=failing_kind).pk != run.pk
+
+
+def test_cancelling_a_queued_run_means_it_never_runs(team):
+    run = job_run_start(project=team.project, kind="project_stats")
+    job_run_cancel(run=run)
+    job_run_execute.run(run.pk)
+    run.refresh_from_db()
+    assert run.status == JobStatus.CANCELLED
+    assert run.attempts == 0
+
+
+def test_unknown_kind_is_refused(team):
+    with pytest.raises(ValueError, match="Unknown job kind"):
+        job_run_start(project=team.project, kind="no_such_kind")
+
+
+@pytest.fixture
+def celery_worker_thread():
+    if not os.environ.get("CELERY_BROKER_URL"):
+        pytest.skip("needs a broker: set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield
+
+
+@pytest.mark.broker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_picks_up_the_job_through_the_broker(celery_worker_thread):
+    from tests.factories import ItemFactory, ProjectFactory
+
+    project = ProjectFactory()
+    ItemFactory.create_batch(4, project=project, split="train")
+    with transaction.atomic():
+        run = job_run_start(project=project, kind="project_stats")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if not run.is_active:
+            break
+        time.sleep(0.1)
+    assert run.status == JobStatus.DONE
+    assert run.counts == {"items": 4, "split_train": 4}

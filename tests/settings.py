@@ -1,0 +1,10 @@
+"""Settings for the test suite: the real settings, read from the environment as always, with
+development defaults for what a test run does not configure, and a fast password hasher."""
+
+import os
+
+os.environ.setdefault("DEBUG", "true")
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
