@@ -100,7 +100,7 @@ _AMBIGUOUS = [
 
 
 def demo_messages(count: int = 300, seed: int = 7) -> list[dict]:
-    """`count` distinct messages, each {"text", "intent", "second"} (second: the other fair label)."""
+    """`count` distinct messages as {"text", "intent", "second"}; second is another fair label."""
     rng = random.Random(seed)
     out, seen = [], set()
     while len(out) < count:
