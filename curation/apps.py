@@ -11,7 +11,7 @@ class CurationConfig(AppConfig):
     verbose_name = "Curation"
 
     def ready(self):
-        from curation import checks  # noqa: F401  (registers system checks)
+        from curation import accounts, checks  # noqa: F401  (registers signals and checks)
 
         if settings.CELERY_TASK_ALWAYS_EAGER:
             logger.info("No CELERY_BROKER_URL configured: jobs run in-process (embedded default).")

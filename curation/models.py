@@ -23,7 +23,7 @@ class Project(models.Model):
     guidelines = models.TextField(blank=True, help_text="Annotation guidelines in Markdown.")
     annotators_per_item = models.PositiveSmallIntegerField(default=3)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -162,3 +162,39 @@ class JobRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_JOB_STATUSES
+
+
+class AuditKind(models.TextChoices):
+    LOGIN_OK = "login_ok", "Signed in"
+    LOGIN_FAILED = "login_failed", "Sign-in failed"
+    LOGIN_LOCKED = "login_locked", "Sign-in refused: locked out"
+    PROJECT_CREATED = "project_created", "Project created"
+    MEMBER_ADDED = "member_added", "Member added"
+    MEMBER_ROLE_CHANGED = "member_role_changed", "Member role changed"
+    MEMBER_REMOVED = "member_removed", "Member removed"
+
+
+class AuditEvent(models.Model):
+    """A security-relevant event (LOG-1). Never holds passwords, tokens or item text."""
+
+    kind = models.CharField(max_length=32, choices=AuditKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True, help_text="As typed, for sign-ins.")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["kind", "username", "created_at"], name="audit_kind_user_time"),
+            models.Index(fields=["kind", "ip", "created_at"], name="audit_kind_ip_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.username or self.actor_id})"

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from curation.hashing import content_hash
-from curation.models import Item, Membership, Project, Role, Split
+from curation.models import AuditEvent, AuditKind, Item, Membership, Project, Role, Split
 
 User = get_user_model()
 
@@ -19,6 +19,7 @@ def project_create(*, user, name: str, slug: str, **fields) -> Project:
     project.full_clean()
     project.save()
     Membership.objects.create(user=user, project=project, role=Role.LEAD)
+    _audit(AuditKind.PROJECT_CREATED, actor=user, project=project)
     return project
 
 
@@ -31,11 +32,16 @@ def project_update(*, project: Project, **fields) -> Project:
     return project
 
 
+def _audit(kind: str, *, actor, project: Project, **detail) -> None:
+    AuditEvent.objects.create(kind=kind, actor=actor, project=project, detail=detail)
+
+
 def _leads_left(project: Project, *, without: Membership) -> int:
     return project.memberships.filter(role=Role.LEAD).exclude(pk=without.pk).count()
 
 
-def membership_add(*, project: Project, user, role: str) -> Membership:
+@transaction.atomic
+def membership_add(*, project: Project, user, role: str, actor=None) -> Membership:
     """Adds `user` to `project` with `role`; a ValidationError if already a member."""
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; use one of {Role.values}."})
@@ -43,11 +49,13 @@ def membership_add(*, project: Project, user, role: str) -> Membership:
         raise ValidationError({"username": f"User {user.username} is deactivated."})
     if Membership.objects.filter(project=project, user=user).exists():
         raise ValidationError({"username": f"{user.username} is already a member."})
-    return Membership.objects.create(project=project, user=user, role=role)
+    membership = Membership.objects.create(project=project, user=user, role=role)
+    _audit(AuditKind.MEMBER_ADDED, actor=actor, project=project, user=user.username, role=role)
+    return membership
 
 
 @transaction.atomic
-def membership_change_role(*, membership: Membership, role: str) -> Membership:
+def membership_change_role(*, membership: Membership, role: str, actor=None) -> Membership:
     """Changes a member's role, refusing to leave the project without a lead."""
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}; use one of {Role.values}."})
@@ -58,17 +66,32 @@ def membership_change_role(*, membership: Membership, role: str) -> Membership:
         and not _leads_left(locked.project, without=locked)
     ):
         raise ValidationError({"role": "A project needs at least one lead."})
-    locked.role = role
+    before, locked.role = locked.role, role
     locked.save(update_fields=["role"])
+    _audit(
+        AuditKind.MEMBER_ROLE_CHANGED,
+        actor=actor,
+        project=locked.project,
+        user=locked.user.username,
+        before=before,
+        after=role,
+    )
     return locked
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership) -> None:
+def membership_remove(*, membership: Membership, actor=None) -> None:
     """Removes a member (access ends on their next request); refuses to remove the last lead."""
     locked = Membership.objects.select_for_update().get(pk=membership.pk)
     if locked.role == Role.LEAD and not _leads_left(locked.project, without=locked):
         raise ValidationError({"username": "A project needs at least one lead."})
+    _audit(
+        AuditKind.MEMBER_REMOVED,
+        actor=actor,
+        project=locked.project,
+        user=locked.user.username,
+        role=locked.role,
+    )
     locked.delete()
 
 
@@ -124,7 +147,13 @@ def items_create(*, project: Project, rows: list[dict]) -> list[Item]:
     for external_id in existing:
         errors[seen[external_id]] = {"external_id": f"{external_id!r} is already in the project."}
     if errors:
-        raise ValidationError({f"rows[{i}]": [str(p)] for i, p in sorted(errors.items())})
+        raise ValidationError(
+            {
+                f"rows[{i}].{field}": [message]
+                for i, problems in sorted(errors.items())
+                for field, message in problems.items()
+            }
+        )
     with transaction.atomic():
         return Item.objects.bulk_create(items, batch_size=1000)
 
