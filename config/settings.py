@@ -188,6 +188,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Projects, members, items, annotations, adjudication and quality jobs.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs page are for signed-in users only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Interactive docs use the vendored Swagger UI, never a CDN.
     "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
     "SWAGGER_UI_FAVICON_HREF": "/static/favicon.svg",
