@@ -6,4 +6,20 @@ app_name = "curation"
 
 urlpatterns = [
     path("", views.project_list, name="project_list"),
+    path("projects/new/", views.project_create, name="project_create"),
+    path("p/<slug:slug>/", views.project_detail, name="project_detail"),
+    path("p/<slug:slug>/edit/", views.project_edit, name="project_edit"),
+    path("p/<slug:slug>/jobs/", views.job_start, name="job_start"),
+    path("p/<slug:slug>/jobs/<int:job_id>/", views.job_status, name="job_status"),
+    path("p/<slug:slug>/members/", views.members, name="members"),
+    path(
+        "p/<slug:slug>/members/<int:membership_id>/role/",
+        views.member_role,
+        name="member_role",
+    ),
+    path(
+        "p/<slug:slug>/members/<int:membership_id>/remove/",
+        views.member_remove,
+        name="member_remove",
+    ),
 ]
