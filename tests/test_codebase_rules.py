@@ -73,3 +73,25 @@ def test_templates_have_no_inline_script_or_style():
         templates(), r"<script(?![^>]*\bsrc=)(?![^>]*json)|<style|\sstyle=|\son[a-z]+="
     )
     assert hits == []
+
+
+# Imports run one way: adjudication → annotation → curation → config.
+LAYER = {"config": 0, "curation": 1, "annotation": 2, "adjudication": 3}
+
+
+def test_imports_run_one_way():
+    hits = []
+    for app, level in LAYER.items():
+        for path in (ROOT / app).rglob("*.py"):
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                match = re.match(
+                    r"\s*(?:from|import)\s+(config|curation|annotation|adjudication)\b", line
+                )
+                if match and LAYER[match.group(1)] > level and not _allowed(app, match.group(1)):
+                    hits.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert hits == []
+
+
+def _allowed(app: str, target: str) -> bool:
+    # config wires the apps together (URL includes) without importing their logic.
+    return app == "config"

@@ -1,0 +1,54 @@
+"""`manage.py demo` gives a newcomer a project to click through, and can run again safely."""
+
+import re
+from io import StringIO
+
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from annotation.models import Annotation, LabelSchema
+from curation.models import Item, Membership, Project, Role
+
+
+def run_demo():
+    out = StringIO()
+    call_command("demo", stdout=out)
+    return out.getvalue()
+
+
+def printed_passwords(output):
+    return dict(re.findall(r"^\s+\w+\s+(\w+)\s+password: (\S+)$", output, flags=re.M))
+
+
+def test_demo_creates_a_team_items_and_annotations_and_prints_working_passwords(db):
+    output = run_demo()
+    project = Project.objects.get(slug="support-intents-demo")
+    roles = dict(Membership.objects.filter(project=project).values_list("user__username", "role"))
+    assert roles == {
+        "lena": Role.LEAD,
+        "rui": Role.REVIEWER,
+        "ann": Role.ANNOTATOR,
+        "ben": Role.ANNOTATOR,
+        "cho": Role.ANNOTATOR,
+    }
+    assert Item.objects.filter(project=project).count() == 300
+    assert Item.objects.filter(project=project).values("content_hash").distinct().count() == 300
+    assert Annotation.objects.filter(item__project=project).count() == 360
+    labels = {label["value"] for label in LabelSchema.objects.get(project=project).config["labels"]}
+    assert set(Annotation.objects.values_list("value__label", flat=True)) <= labels
+    passwords = printed_passwords(output)
+    assert set(passwords) == set(roles)
+    for username, password in passwords.items():
+        assert authenticate(username=username, password=password) is not None
+
+
+def test_running_the_demo_twice_adds_nothing_and_prints_fresh_passwords(db):
+    first = printed_passwords(run_demo())
+    second_output = run_demo()
+    assert "Refreshed" in second_output
+    assert Project.objects.count() == 1
+    assert Item.objects.count() == 300
+    assert Annotation.objects.count() == 360
+    second = printed_passwords(second_output)
+    assert authenticate(username="lena", password=second["lena"]) is not None
+    assert authenticate(username="lena", password=first["lena"]) is None
