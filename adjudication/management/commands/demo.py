@@ -105,6 +105,6 @@ class Command(BaseCommand):
     def _print(self, project, passwords, created):
         verb = "Created" if created else "Refreshed"
         self.stdout.write(self.style.SUCCESS(f"{verb} the demo project '{project.name}'."))
-        self.stdout.write("Sign in at http://127.0.0.1:8000/ as:")
+        self.stdout.write("Sign in (./scripts/dev serves http://127.0.0.1:8000/) as:")
         for username, _first, last, _role, _skill in TEAM:
             self.stdout.write(f"  {last.lower():<10} {username:<6} password: {passwords[username]}")
