@@ -111,3 +111,31 @@ def test_no_accounts_exist_on_a_fresh_install(db):
     from django.contrib.auth import get_user_model
 
     assert get_user_model().objects.count() == 0
+
+
+def test_changing_the_password_ends_other_sessions(team):
+    elsewhere, here = Client(), Client()
+    elsewhere.force_login(team.lead)
+    here.force_login(team.lead)
+    response = here.post(
+        "/accounts/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-brand-new-passphrase-31",
+            "new_password2": "a-brand-new-passphrase-31",
+        },
+    )
+    assert response.status_code == 302
+    assert here.get("/").status_code == 200  # the session that changed it stays signed in
+    assert elsewhere.get("/").status_code == 302  # every other session is signed out
+
+
+def test_no_page_or_endpoint_hands_out_api_tokens(client, team):
+    """XSS-7: a token exists for the lead, and nothing reachable with the session shows it."""
+    token = Token.objects.create(user=team.lead)
+    client.force_login(team.lead)
+    slug = team.project.slug
+    urls = ["/", f"/p/{slug}/", f"/p/{slug}/members/", "/accounts/password/"]
+    urls += ["/api/projects/", f"/api/projects/{slug}/", f"/api/projects/{slug}/members/"]
+    for url in urls:
+        assert token.key not in client.get(url).content.decode(), url
