@@ -196,10 +196,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- jobs (Celery) ----------------------------------------------------------------------------
-CELERY_BROKER_URL = envstr("CELERY_BROKER_URL")
+_BROKER = envstr("CELERY_BROKER_URL")
+# The in-memory transport keeps Celery quiet when jobs run in-process; it carries nothing.
+CELERY_BROKER_URL = _BROKER or "memory://localhost/"
 # No broker configured at all = the embedded default: jobs run in-process. A configured broker
 # that is down is an error, never a reason to fall back to running jobs inline.
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = not _BROKER
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -214,6 +216,27 @@ CELERY_TASK_SOFT_TIME_LIMIT = envint("JOB_SOFT_TIME_LIMIT", 1800)
 CELERY_TASK_TIME_LIMIT = envint("JOB_TIME_LIMIT", 1900)
 JOB_LEASE_SECONDS = envint("JOB_LEASE_SECONDS", 600)
 JOB_MAX_ATTEMPTS = envint("JOB_MAX_ATTEMPTS", 3)
+
+# --- cache (job progress, cached statistics) --------------------------------------------------
+# Job progress travels through the cache so the web process sees it while a job's transaction is
+# still open. With a Redis broker the cache defaults to the same Redis; without one it is local
+# to the process, which is where in-process jobs run.
+CACHE_URL = envstr("CACHE_URL", _BROKER if _BROKER.startswith("redis") else "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+         "KEY_PREFIX": "concord"}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}  # fmt: skip
+
+# --- import and export ------------------------------------------------------------------------
+IMPORT_MAX_ERRORS_KEPT = envint("IMPORT_MAX_ERRORS_KEPT", 1000)
+IMPORT_MAX_LINE_BYTES = envint("IMPORT_MAX_LINE_BYTES", 8 * 1024 * 1024)
+IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", 20_000_000)
+IMPORT_CHUNK_ROWS = envint("IMPORT_CHUNK_ROWS", 5000)
+EXPORT_RETENTION_HOURS = envint("EXPORT_RETENTION_HOURS", 72)
 
 # --- logging ----------------------------------------------------------------------------------
 LOGGING = {

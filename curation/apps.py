@@ -12,6 +12,7 @@ class CurationConfig(AppConfig):
 
     def ready(self):
         from curation import accounts, checks  # noqa: F401  (registers signals and checks)
+        from curation.importing import pipeline  # noqa: F401  (registers the import job)
 
         if settings.CELERY_TASK_ALWAYS_EAGER:
             logger.info("No CELERY_BROKER_URL configured: jobs run in-process (embedded default).")

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -23,6 +24,19 @@ JOB_KINDS: dict[str, Callable[[JobRun, Report], dict]] = {}
 
 class JobCancelled(Exception):
     """Raised by `report` when a lead cancelled the run; the kind's transaction rolls back."""
+
+
+class JobFailed(Exception):
+    """Raised by a kind for a failure the user can act on (bad rows, a missing file).
+
+    The message and the error list are shown to the user as they are, so they must name the
+    file, line and field and never carry internals.
+    """
+
+    def __init__(self, message: str, *, errors=(), error_count: int = 0, counts=None):
+        super().__init__(message)
+        self.message, self.errors = message, list(errors)
+        self.error_count, self.counts = error_count or len(self.errors), counts or {}
 
 
 def job_kind(name: str):
@@ -71,13 +85,29 @@ def job_run_claim(*, run_id: int) -> JobRun | None:
     return JobRun.objects.get(pk=run_id) if claimed else None
 
 
+def _cache_key(run: JobRun, what: str) -> str:
+    # created_at keeps keys apart when ids repeat (a fresh database, the test suite).
+    return f"jobrun:{run.pk}:{run.created_at.timestamp()}:{what}"
+
+
+def job_run_live(run: JobRun) -> tuple[float, dict]:
+    """Progress and counts as the running job last reported them (the row may lag behind)."""
+    live = cache.get(_cache_key(run, "live")) if run.status == JobStatus.RUNNING else None
+    return live if live is not None else (run.progress, run.counts)
+
+
 def _reporter(run: JobRun) -> Report:
     def report(progress: float, counts: dict) -> None:
-        lease = timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
-        JobRun.objects.filter(pk=run.pk).update(
-            progress=max(0.0, min(1.0, progress)), counts=counts, lease_expires_at=lease
-        )
-        if JobRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+        progress = max(0.0, min(1.0, progress))
+        cache.set(_cache_key(run, "live"), (progress, counts), timeout=3600)
+        if not connection.in_atomic_block:
+            # Outside the job's own transaction the row can take it too (and renew the lease);
+            # inside, writing the row would lock it until the job commits.
+            lease = timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+            JobRun.objects.filter(pk=run.pk).update(
+                progress=progress, counts=counts, lease_expires_at=lease
+            )
+        if cache.get(_cache_key(run, "cancel")):
             raise JobCancelled
 
     return report
@@ -89,12 +119,27 @@ def _finish(run: JobRun, status: str, **fields) -> None:
     )
 
 
+def job_run_complete(*, run: JobRun, counts: dict, **fields) -> None:
+    """Marks the run done; called by a kind inside its own transaction, so that its data and
+    its status commit together (a crash in between cannot leave data without a done run)."""
+    _finish(run, JobStatus.DONE, progress=1.0, counts=counts, **fields)
+
+
 def job_run_perform(*, run: JobRun) -> None:
     """Runs a claimed job's kind function and records how it ended. Never raises for job errors."""
     try:
         counts = JOB_KINDS[run.kind](run, _reporter(run))
     except JobCancelled:
         _finish(run, JobStatus.CANCELLED, message="Cancelled by a lead.")
+    except JobFailed as failure:
+        _finish(
+            run,
+            JobStatus.FAILED,
+            message=failure.message,
+            errors=failure.errors,
+            error_count=failure.error_count,
+            counts=failure.counts,
+        )
     except Exception as exc:  # the run records the failure; the worker stays up
         logger.exception("job %s #%s failed", run.kind, run.pk)
         _finish(run, JobStatus.FAILED, message=f"{type(exc).__name__}: the job failed.")
@@ -107,7 +152,8 @@ def job_run_cancel(*, run: JobRun) -> None:
     JobRun.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(
         status=JobStatus.CANCELLED, finished_at=timezone.now(), message="Cancelled by a lead."
     )
-    JobRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(cancel_requested=True)
+    if JobRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(cancel_requested=True):
+        cache.set(_cache_key(run, "cancel"), True, timeout=24 * 3600)
 
 
 @job_kind("project_stats")

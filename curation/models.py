@@ -85,6 +85,11 @@ class Item(models.Model):
         max_length=32, blank=True, help_text="Where the item came from: production, vendor, …"
     )
     priority = models.IntegerField(default=0)
+    prediction = models.JSONField(
+        null=True,
+        blank=True,
+        help_text='A model\'s label and/or probabilities: {"label", "scores"}.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

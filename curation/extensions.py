@@ -1,0 +1,70 @@
+"""Extension points through which higher apps take part in curation's import and export.
+
+Imports run adjudication → annotation → curation, so curation cannot import annotations or
+decisions. Instead those apps register here (in their AppConfig.ready) and curation calls them:
+an `ImportExtension` validates and writes one field of each imported row (`annotations`), and an
+`ExportEnricher` adds fields to each exported item (its annotations, final label, agreement).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Problem:
+    """One thing wrong with one row; `field` is the row's field as the file names it."""
+
+    field: str
+    code: str
+    message: str
+
+
+class ImportSession(Protocol):
+    """One import's view of an extension: created per run, fed row by row, then written."""
+
+    def check(self, value: Any) -> list[Problem]:
+        """Problems with the row's value for this extension's field (empty when it is fine)."""
+
+    def write(self, rows: list[tuple[int, Any]]) -> None:
+        """Stores the values of rows that landed, as (item id, value), inside the import's
+        transaction."""
+
+    def summary(self) -> dict:
+        """Counts and notes for the import report (for example users it created)."""
+
+
+@dataclass
+class ImportExtension:
+    field: str  # the row field it consumes, e.g. "annotations"
+    start: Any  # start(project) -> ImportSession
+
+
+@dataclass
+class ExportEnricher:
+    name: str
+    # enrich(project, item_ids, mode) -> {item_id: {field: value}}; mode is "annotations" or "final"
+    enrich: Any
+    columns: dict[str, list[str]] = field(default_factory=dict)  # mode -> flat column names
+
+
+IMPORT_EXTENSIONS: dict[str, ImportExtension] = {}
+EXPORT_ENRICHERS: dict[str, ExportEnricher] = {}
+
+
+def register_import_extension(extension: ImportExtension) -> None:
+    IMPORT_EXTENSIONS[extension.field] = extension
+
+
+def register_export_enricher(enricher: ExportEnricher) -> None:
+    EXPORT_ENRICHERS[enricher.name] = enricher
+
+
+def enrich_items(project, item_ids: Iterable[int], mode: str) -> dict[int, dict]:
+    """Merges what every registered enricher adds to each item; later registrations win."""
+    ids = list(item_ids)
+    merged: dict[int, dict] = {item_id: {} for item_id in ids}
+    for enricher in EXPORT_ENRICHERS.values():
+        for item_id, fields in enricher.enrich(project, ids, mode).items():
+            merged[item_id].update(fields)
+    return merged

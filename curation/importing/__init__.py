@@ -1,0 +1,1 @@
+"""Importing items: streaming readers, row checks, bulk writers and the import job."""

@@ -1,0 +1,77 @@
+"""Uploaded import files: stored under server-made names (FILE-1), started as import jobs."""
+
+import shutil
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from curation.importing.readers import UnreadableFile, format_for
+from curation.jobs import job_run_start
+from curation.models import JobRun, Project
+
+_KEEP_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".json", ".parquet", ".pq", ".gz")
+
+
+class ImportBusy(Exception):
+    """Another import of the same project is queued or running."""
+
+    def __init__(self, run: JobRun):
+        super().__init__(f"Import #{run.pk} of this project is still {run.status}; wait for it.")
+        self.run = run
+
+
+def upload_dir() -> Path:
+    return Path(settings.MEDIA_ROOT) / "imports"
+
+
+def upload_path(stored_name: str) -> Path:
+    # stored_name is always one of ours (uuid + known suffix), never the user's file name.
+    return upload_dir() / Path(stored_name).name
+
+
+def display_name(filename: str) -> str:
+    """The user's file name for messages only: last path part, no control characters, short."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())[:120]
+    return name or "upload"
+
+
+def _stored_name(filename: str) -> str:
+    suffixes = "".join(s for s in Path(filename.lower()).suffixes[-2:] if s in _KEEP_SUFFIXES)
+    return f"{uuid.uuid4().hex}{suffixes}"
+
+
+def import_start(*, project: Project, user, source, filename: str, options: dict) -> JobRun:
+    """Stores the upload (a file object or a path) and queues its import job.
+
+    Raises ValidationError naming `file` or `format` for what can be told at once, and
+    ImportBusy when the project already has an import under way. The job starts after commit.
+    """
+    filename = display_name(filename)
+    try:
+        fmt = format_for(filename, options.get("format", ""))
+    except UnreadableFile as exc:
+        raise ValidationError({"format": str(exc)}) from None
+    upload_dir().mkdir(parents=True, exist_ok=True)
+    stored = _stored_name(filename)
+    target = upload_path(stored)
+    if isinstance(source, str | Path):
+        shutil.copyfile(source, target)
+    else:
+        with open(target, "wb") as out:
+            for chunk in (
+                source.chunks()
+                if hasattr(source, "chunks")
+                else iter(lambda: source.read(1 << 20), b"")
+            ):
+                out.write(chunk)
+    params = {**options, "format": fmt, "filename": filename, "stored_name": stored}
+    with transaction.atomic():
+        run = job_run_start(project=project, kind="import", user=user, params=params)
+        if run.params.get("stored_name") != stored:
+            target.unlink(missing_ok=True)
+            raise ImportBusy(run)
+    return run

@@ -1,0 +1,200 @@
+"""The import job: read the file as a stream, check every row, write in bulk, all or nothing.
+
+One transaction holds the whole import, so a failure or a killed worker leaves the project as
+it was, and the run is marked done inside that same transaction (a rerun of a finished run is a
+no-op). Rows are checked chunk by chunk against the project with indexed queries, never by
+loading the project's items.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from curation.extensions import IMPORT_EXTENSIONS, Problem
+from curation.importing.readers import Position, Record, UnreadableFile, read_records
+from curation.importing.rows import ItemRow, Mapping, build_row
+from curation.importing.writers import writer_for
+from curation.jobs import JobFailed, Report, job_kind, job_run_complete
+from curation.models import Item, JobRun
+
+logger = logging.getLogger("concord.import")
+
+
+@dataclass
+class ImportOptions:
+    format: str = ""
+    mapping: dict = field(default_factory=dict)
+    skip_invalid: bool = False
+    skip_duplicates: bool = False
+
+    @classmethod
+    def from_params(cls, params: dict) -> "ImportOptions":
+        return cls(**{k: params[k] for k in cls.__dataclass_fields__ if k in params})
+
+
+@dataclass
+class Tally:
+    """What the report says: counts, and the first errors with the total."""
+
+    filename: str
+    limit: int
+    errors: list = field(default_factory=list)
+    error_count: int = 0
+    counts: dict = field(default_factory=lambda: dict.fromkeys(
+        ["rows", "items_created", "invalid_rows", "duplicates_of_existing",
+         "duplicates_in_file", "skipped_duplicates"], 0))  # fmt: skip
+
+    def problem(self, where: str, line: int | None, problem: Problem) -> None:
+        self.error_count += 1
+        if len(self.errors) < self.limit:
+            self.errors.append({"file": self.filename, "where": where, "line": line,
+                                "field": problem.field, "code": problem.code,
+                                "message": f"{where}: {problem.message}"})  # fmt: skip
+
+
+class _Checker:
+    """Per-import state for checks that span rows: repeated ids and texts within the file."""
+
+    def __init__(self, project, tally: Tally, options: ImportOptions):
+        self.project, self.tally, self.options = project, tally, options
+        self.mapping = Mapping.from_dict(options.mapping)
+        self.sessions = {name: ext.start(project) for name, ext in IMPORT_EXTENSIONS.items()}
+        self.id_lines: dict[int, str] = {}  # hash(external id) -> where it first appeared
+        self.texts: set[int] = set()  # hash of content hashes seen in this file
+
+    def rows(self, records: list[Record]) -> list[ItemRow]:
+        tally, good = self.tally, []
+        for record in records:
+            tally.counts["rows"] += 1
+            if record.problem is not None:
+                self._bad(record.where, record.line, [record.problem])
+                continue
+            row = build_row(record.where, record.line, record.fields, self.mapping, self.sessions)
+            if isinstance(row, list):
+                self._bad(record.where, record.line, row)
+                continue
+            problems = [p for name, value in row.extras.items()
+                        for p in self.sessions[name].check(value)]  # fmt: skip
+            key = hash(row.external_id)
+            if key in self.id_lines:
+                problems.append(Problem(self.mapping.id, "duplicate_id", f"id {row.external_id!r}"
+                                        f" repeats the one on {self.id_lines[key]}."))  # fmt: skip
+            if problems:
+                self._bad(row.where, row.line, problems)
+                continue
+            self.id_lines[key] = row.where
+            good.append(row)
+        return self._against_project(good)
+
+    def _bad(self, where: str, line: int | None, problems: list[Problem]) -> None:
+        self.tally.counts["invalid_rows"] += 1
+        for problem in problems:
+            self.tally.problem(where, line, problem)
+
+    def _against_project(self, rows: list[ItemRow]) -> list[ItemRow]:
+        if not rows:
+            return rows
+        items = Item.objects.filter(project=self.project)
+        taken = set(items.filter(external_id__in=[r.external_id for r in rows])
+                    .values_list("external_id", flat=True))  # fmt: skip
+        known = set(items.filter(content_hash__in={r.content_hash for r in rows})
+                    .values_list("content_hash", flat=True))  # fmt: skip
+        kept, counts = [], self.tally.counts
+        for row in rows:
+            if row.external_id in taken:
+                self._bad(row.where, row.line, [Problem(self.mapping.id, "id_exists",
+                          f"id {row.external_id!r} is already in the project.")])  # fmt: skip
+                continue
+            text_key = hash(row.content_hash)
+            duplicate = row.content_hash in known or text_key in self.texts
+            if row.content_hash in known:
+                counts["duplicates_of_existing"] += 1
+            elif text_key in self.texts:
+                counts["duplicates_in_file"] += 1
+            self.texts.add(text_key)
+            if duplicate and self.options.skip_duplicates:
+                counts["skipped_duplicates"] += 1
+                continue
+            kept.append(row)
+        return kept
+
+
+def _chunks(records, size):
+    iterator = iter(records)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def import_file(*, run: JobRun, path: Path, filename: str, options: ImportOptions,
+                report: Report) -> dict:  # fmt: skip
+    """Imports `path` into `run.project` as one transaction; raises JobFailed with the report
+    when rows are invalid (unless skipping them) or the file cannot be read."""
+    tally = Tally(filename, settings.IMPORT_MAX_ERRORS_KEPT)
+    position = Position()
+    try:
+        with transaction.atomic():
+            checker = _Checker(run.project, tally, options)
+            writer = writer_for(run.project_id)
+            records = read_records(path, filename, options.format, position=position,
+                                   max_line_bytes=settings.IMPORT_MAX_LINE_BYTES)  # fmt: skip
+            for chunk in _chunks(records, settings.IMPORT_CHUNK_ROWS):
+                rows = checker.rows(chunk)
+                if tally.counts["rows"] > settings.IMPORT_MAX_ROWS:
+                    raise JobFailed(f"{filename} has more than {settings.IMPORT_MAX_ROWS:,} rows, "
+                                    "the limit for one import.")  # fmt: skip
+                if tally.error_count and not options.skip_invalid:
+                    rows = []  # keep reading to report every error, but write nothing
+                _write(rows, writer, checker, tally)
+                report(0.99 * position.fraction(), dict(tally.counts))
+            _finish_or_fail(run, tally, checker, options)
+    except UnreadableFile as exc:
+        tally.problem(filename, None, Problem("", "unreadable", str(exc)))
+        raise JobFailed(f"{filename}: {exc}", errors=tally.errors, error_count=tally.error_count,
+                        counts=tally.counts) from None  # fmt: skip
+    return tally.counts
+
+
+def _write(rows: list[ItemRow], writer, checker: _Checker, tally: Tally) -> None:
+    if not rows:
+        return
+    with_extras = [r.external_id for r in rows if r.extras]
+    ids = writer.write(rows, with_extras)
+    tally.counts["items_created"] += len(rows)
+    for name, session in checker.sessions.items():
+        values = [(ids[r.external_id], r.extras[name]) for r in rows if name in r.extras]
+        if values:
+            session.write(values)
+
+
+def _finish_or_fail(run: JobRun, tally: Tally, checker: _Checker, options) -> None:
+    counts = tally.counts
+    for session in checker.sessions.values():
+        counts.update(session.summary())
+    if tally.error_count and not options.skip_invalid:
+        counts["items_created"] = 0
+        rows = "row" if counts["invalid_rows"] == 1 else "rows"
+        raise JobFailed(
+            f"Nothing was imported: {counts['invalid_rows']:,} {rows} of {tally.filename} "
+            f"have problems ({tally.error_count:,} in all). Fix them, or import again with "
+            "'skip invalid rows'.",
+            errors=tally.errors, error_count=tally.error_count, counts=counts,
+        )  # fmt: skip
+    message = f"Imported {counts['items_created']:,} items from {tally.filename}."
+    job_run_complete(run=run, counts=counts, errors=tally.errors, error_count=tally.error_count,
+                     message=message)  # fmt: skip
+
+
+@job_kind("import")
+def import_job(run: JobRun, report: Report) -> dict:
+    from curation.importing.files import upload_path
+
+    params = run.params
+    path = upload_path(params["stored_name"])
+    if not path.exists():
+        raise JobFailed(f"The uploaded file {params['filename']} is no longer on the server.")
+    return import_file(run=run, path=path, filename=params["filename"],
+                       options=ImportOptions.from_params(params), report=report)  # fmt: skip

@@ -1,0 +1,165 @@
+"""Turning a record's fields into an item row, with problems named by field (pure: no ORM)."""
+
+from dataclasses import dataclass, field
+
+import orjson
+
+from curation.extensions import Problem
+from curation.hashing import content_hash
+
+SPLITS = ("unassigned", "train", "dev", "test")
+# Fields Concord's own exports derive from labels; importing an export leaves them out.
+DERIVED_KEYS = frozenset({"final", "agreement", "n_annotations"})
+
+
+@dataclass
+class Mapping:
+    """Which field of a row is what. The defaults fit the common case and Concord's exports."""
+
+    text: str = "text"
+    data_fields: list[str] = field(default_factory=list)
+    id: str = "id"
+    metadata_fields: list[str] | None = None  # None: every field not used otherwise
+    split: str = "split"
+    source: str = "source"
+    annotations: str = "annotations"
+    prediction: str = "prediction"
+    default_source: str = ""
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> "Mapping":
+        known = {k: v for k, v in (values or {}).items() if k in cls.__dataclass_fields__ and v}
+        return cls(**known)
+
+    def used(self) -> set[str]:
+        fields = {self.text, self.id, self.split, self.source, self.annotations, self.prediction}
+        return fields | set(self.data_fields) | {"data", "metadata"} | DERIVED_KEYS
+
+
+@dataclass(slots=True)
+class ItemRow:
+    where: str
+    line: int | None
+    external_id: str
+    data: dict
+    metadata: dict
+    split: str
+    source: str
+    prediction: dict | None
+    content_hash: str
+    extras: dict  # extension field -> value (e.g. "annotations")
+
+
+def _found(fields: dict) -> str:
+    names = ", ".join(sorted(map(str, fields))[:12])
+    return f"(found fields: {names})" if names else "(the row is empty)"
+
+
+def _json_cell(value, name: str, problems: list[Problem]):
+    """CSV cells holding JSON (annotations, prediction, metadata) arrive as strings."""
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            problems.append(Problem(name, "invalid_json", f"field `{name}` is not valid JSON."))
+            return None
+    return value
+
+
+def _data(fields: dict, m: Mapping, problems: list[Problem]) -> dict | None:
+    if m.data_fields:
+        missing = [name for name in m.data_fields if name not in fields]
+        if missing:
+            message = f"field `{missing[0]}` missing {_found(fields)}."
+            problems.append(Problem(missing[0], "missing_field", message))
+            return None
+        data = {name: fields[name] for name in m.data_fields}
+    elif m.text in fields:
+        data = {"text": fields[m.text]}
+    elif isinstance(fields.get("data"), dict):
+        data = fields["data"]
+    else:
+        message = f"field `{m.text}` missing {_found(fields)}."
+        problems.append(Problem(m.text, "missing_text", message))
+        return None
+    text_key = m.text if m.data_fields else "text"
+    if text_key in data and not isinstance(data[text_key], str):
+        kind = type(data[text_key]).__name__
+        message = f"field `{m.text}` must be text, not {kind}."
+        problems.append(Problem(m.text, "text_not_string", message))
+    return data
+
+
+def _metadata(fields: dict, m: Mapping, problems: list[Problem]) -> dict:
+    metadata = _json_cell(fields.get("metadata"), "metadata", problems) or {}
+    if not isinstance(metadata, dict):
+        problems.append(Problem("metadata", "not_an_object", "field `metadata` must be an object."))
+        metadata = {}
+    if m.metadata_fields is not None:
+        extra = {name: fields[name] for name in m.metadata_fields if name in fields}
+    else:
+        used = m.used()
+        extra = {name: value for name, value in fields.items() if name not in used}
+    return {**metadata, **extra} if extra else metadata
+
+
+def _split(fields: dict, m: Mapping, problems: list[Problem]) -> str:
+    value = fields.get(m.split)
+    if value is None or value == "":
+        return "unassigned"
+    split = str(value).strip().lower()
+    if split not in SPLITS:
+        message = f"unknown split {value!r} in field `{m.split}`; use one of {', '.join(SPLITS)}."
+        problems.append(Problem(m.split, "unknown_split", message))
+    return split
+
+
+def _prediction(fields: dict, m: Mapping, problems: list[Problem]) -> dict | None:
+    value = _json_cell(fields.get(m.prediction), m.prediction, problems)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not ({"label", "scores", "score"} & set(value)):
+        message = f'field `{m.prediction}` must be an object with "label" and/or "scores".'
+        problems.append(Problem(m.prediction, "bad_prediction", message))
+        return None
+    scores = value.get("scores")
+    if scores is not None and not (
+        isinstance(scores, dict) and all(isinstance(p, int | float) for p in scores.values())
+    ):
+        message = f'field `{m.prediction}`: "scores" must map each label to a probability.'
+        problems.append(Problem(m.prediction, "bad_prediction", message))
+    return value
+
+
+def build_row(where: str, line: int | None, fields: dict, m: Mapping, extension_fields):
+    """An `ItemRow`, or the list of problems that keep this row out."""
+    problems: list[Problem] = []
+    data = _data(fields, m, problems)
+    metadata = _metadata(fields, m, problems)
+    split = _split(fields, m, problems)
+    source = fields.get(m.source) or m.default_source
+    if not isinstance(source, str) or len(source) > 32:
+        problems.append(Problem(m.source, "bad_source", f"field `{m.source}` must be text of at "
+                                "most 32 characters."))  # fmt: skip
+    prediction = _prediction(fields, m, problems)
+    extras = {}
+    for name in extension_fields:
+        key = m.annotations if name == "annotations" else name
+        value = _json_cell(fields.get(key), key, problems)
+        if value is not None:
+            extras[name] = value
+    if problems or data is None:
+        return problems
+    digest = content_hash(data)
+    raw_id = fields.get(m.id)
+    if raw_id is None or raw_id == "":
+        # Stable across re-imports of the same file, distinct for equal texts on other lines.
+        external_id = f"{digest[:16]}-{line if line is not None else where}"
+    else:
+        external_id = str(raw_id)
+        if len(external_id) > 255:
+            return [Problem(m.id, "id_too_long", f"field `{m.id}` is longer than 255 characters.")]
+    return ItemRow(where, line, external_id, data, metadata, split, source, prediction, digest,
+                   extras)  # fmt: skip
