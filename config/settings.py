@@ -215,6 +215,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILI
 CELERY_TASK_SOFT_TIME_LIMIT = envint("JOB_SOFT_TIME_LIMIT", 1800)
 CELERY_TASK_TIME_LIMIT = envint("JOB_TIME_LIMIT", 1900)
 JOB_LEASE_SECONDS = envint("JOB_LEASE_SECONDS", 600)
+# Without a broker: "thread" runs each job on a background thread of the web process, so pages
+# can show its progress; "inline" runs it before the request returns.
+JOBS_IN_PROCESS = envstr("JOBS_IN_PROCESS", "thread")
 JOB_MAX_ATTEMPTS = envint("JOB_MAX_ATTEMPTS", 3)
 
 # --- cache (job progress, cached statistics) --------------------------------------------------

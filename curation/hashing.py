@@ -1,15 +1,12 @@
 """Content hashes of item text, for exact-duplicate detection (pure, no ORM)."""
 
 import hashlib
-import re
 import unicodedata
-
-_WHITESPACE = re.compile(r"\s+")
 
 
 def normalise_text(text: str) -> str:
     """NFKC, case-folded, whitespace collapsed and trimmed."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def item_text(data) -> str:

@@ -5,12 +5,13 @@ its work idempotently (a rerun changes nothing) and returns the final counts.
 """
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -63,10 +64,30 @@ def job_run_start(*, project: Project, kind: str, user=None, params: dict | None
             )
     except IntegrityError:
         return JobRun.objects.get(project=project, kind=kind, status__in=ACTIVE_JOB_STATUSES)
+    transaction.on_commit(lambda: _dispatch(run.pk))
+    return run
+
+
+def _dispatch(run_id: int) -> None:
+    """Sends the run to Celery; in the embedded default (no broker) runs it in this process,
+    on a background thread unless JOBS_IN_PROCESS is "inline" (the test suite)."""
     from curation.tasks import job_run_execute
 
-    transaction.on_commit(lambda: job_run_execute.delay(run.pk))
-    return run
+    if settings.CELERY_TASK_ALWAYS_EAGER and settings.JOBS_IN_PROCESS == "thread":
+        threading.Thread(
+            target=_run_here, args=(run_id,), name=f"job-{run_id}", daemon=True
+        ).start()
+    else:
+        job_run_execute.delay(run_id)
+
+
+def _run_here(run_id: int) -> None:
+    from curation.tasks import job_run_execute
+
+    try:
+        job_run_execute.apply(args=(run_id,))
+    finally:
+        connections.close_all()
 
 
 def job_run_claim(*, run_id: int) -> JobRun | None:

@@ -8,3 +8,6 @@ os.environ.setdefault("DEBUG", "true")
 from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Jobs started without a broker finish before the call returns, so tests can assert on them.
+JOBS_IN_PROCESS = "inline"

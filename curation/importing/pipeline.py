@@ -12,7 +12,7 @@ from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from curation.extensions import IMPORT_EXTENSIONS, Problem
 from curation.importing.readers import Position, Record, UnreadableFile, read_records
@@ -63,6 +63,8 @@ class _Checker:
         self.project, self.tally, self.options = project, tally, options
         self.mapping = Mapping.from_dict(options.mapping)
         self.sessions = {name: ext.start(project) for name, ext in IMPORT_EXTENSIONS.items()}
+        # An empty project has nothing to collide with: skip the per-chunk lookups.
+        self.probe = Item.objects.filter(project=project).exists()
         self.id_lines: dict[int, str] = {}  # hash(external id) -> where it first appeared
         self.texts: set[int] = set()  # hash of content hashes seen in this file
 
@@ -98,11 +100,10 @@ class _Checker:
     def _against_project(self, rows: list[ItemRow]) -> list[ItemRow]:
         if not rows:
             return rows
-        items = Item.objects.filter(project=self.project)
-        taken = set(items.filter(external_id__in=[r.external_id for r in rows])
-                    .values_list("external_id", flat=True))  # fmt: skip
-        known = set(items.filter(content_hash__in={r.content_hash for r in rows})
-                    .values_list("content_hash", flat=True))  # fmt: skip
+        taken, known = set(), set()
+        if self.probe:
+            taken = _present(self.project.pk, "external_id", [r.external_id for r in rows])
+            known = _present(self.project.pk, "content_hash", list({r.content_hash for r in rows}))
         kept, counts = [], self.tally.counts
         for row in rows:
             if row.external_id in taken:
@@ -123,6 +124,21 @@ class _Checker:
         return kept
 
 
+def _present(project_id: int, column: str, values: list[str]) -> set[str]:
+    """Which of `values` the project's items already have in `column` (an indexed lookup)."""
+    if connection.vendor != "postgresql":
+        lookup = {f"{column}__in": values}  # column is one of two fixed names, never user input
+        return set(
+            Item.objects.filter(project_id=project_id, **lookup).values_list(column, flat=True)
+        )
+    # One array parameter instead of thousands of placeholders, which psycopg must split.
+    table = connection.ops.quote_name(Item._meta.db_table)
+    sql = f"SELECT {column} FROM {table} WHERE project_id = %s AND {column} = ANY(%s)"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project_id, values])
+        return {row[0] for row in cursor.fetchall()}
+
+
 def _chunks(records, size):
     iterator = iter(records)
     while chunk := list(islice(iterator, size)):
@@ -141,21 +157,28 @@ def import_file(*, run: JobRun, path: Path, filename: str, options: ImportOption
             writer = writer_for(run.project_id)
             records = read_records(path, filename, options.format, position=position,
                                    max_line_bytes=settings.IMPORT_MAX_LINE_BYTES)  # fmt: skip
-            for chunk in _chunks(records, settings.IMPORT_CHUNK_ROWS):
-                rows = checker.rows(chunk)
-                if tally.counts["rows"] > settings.IMPORT_MAX_ROWS:
-                    raise JobFailed(f"{filename} has more than {settings.IMPORT_MAX_ROWS:,} rows, "
-                                    "the limit for one import.")  # fmt: skip
-                if tally.error_count and not options.skip_invalid:
-                    rows = []  # keep reading to report every error, but write nothing
-                _write(rows, writer, checker, tally)
-                report(0.99 * position.fraction(), dict(tally.counts))
+            try:
+                for chunk in _chunks(records, settings.IMPORT_CHUNK_ROWS):
+                    _import_chunk(chunk, checker, writer, tally, options)
+                    report(0.99 * position.fraction(), dict(tally.counts))
+            finally:
+                writer.close()  # ends an open COPY, so that a failure can roll back
             _finish_or_fail(run, tally, checker, options)
     except UnreadableFile as exc:
         tally.problem(filename, None, Problem("", "unreadable", str(exc)))
         raise JobFailed(f"{filename}: {exc}", errors=tally.errors, error_count=tally.error_count,
                         counts=tally.counts) from None  # fmt: skip
     return tally.counts
+
+
+def _import_chunk(chunk: list[Record], checker: _Checker, writer, tally: Tally, options) -> None:
+    rows = checker.rows(chunk)
+    if tally.counts["rows"] > settings.IMPORT_MAX_ROWS:
+        raise JobFailed(f"{tally.filename} has more than {settings.IMPORT_MAX_ROWS:,} rows, the "
+                        "limit for one import.")  # fmt: skip
+    if tally.error_count and not options.skip_invalid:
+        return  # keep reading to report every error, but write nothing
+    _write(rows, writer, checker, tally)
 
 
 def _write(rows: list[ItemRow], writer, checker: _Checker, tally: Tally) -> None:

@@ -31,9 +31,12 @@ class Mapping:
         known = {k: v for k, v in (values or {}).items() if k in cls.__dataclass_fields__ and v}
         return cls(**known)
 
-    def used(self) -> set[str]:
+    def used(self) -> frozenset[str]:
         fields = {self.text, self.id, self.split, self.source, self.annotations, self.prediction}
-        return fields | set(self.data_fields) | {"data", "metadata"} | DERIVED_KEYS
+        return frozenset(fields | set(self.data_fields) | {"data", "metadata"} | DERIVED_KEYS)
+
+    def __post_init__(self):
+        self.used_fields = self.used()
 
 
 @dataclass(slots=True)
@@ -100,7 +103,7 @@ def _metadata(fields: dict, m: Mapping, problems: list[Problem]) -> dict:
     if m.metadata_fields is not None:
         extra = {name: fields[name] for name in m.metadata_fields if name in fields}
     else:
-        used = m.used()
+        used = m.used_fields
         extra = {name: value for name, value in fields.items() if name not in used}
     return {**metadata, **extra} if extra else metadata
 

@@ -2,9 +2,12 @@
 `bulk_create` elsewhere. Both run inside the import's transaction and return the ids of the
 rows that need them (rows carrying annotations)."""
 
+from contextlib import ExitStack
+
 import orjson
 from django.db import connection
 from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
 
 from curation.importing.rows import ItemRow
 from curation.models import Item
@@ -13,33 +16,58 @@ _COLUMNS = ("project_id", "external_id", "data", "metadata", "content_hash", "sp
             "priority", "prediction", "created_at")  # fmt: skip
 
 
+_TYPES = ("int8", "varchar", "jsonb", "jsonb", "varchar", "varchar", "varchar", "int4", "jsonb",
+          "timestamptz")  # fmt: skip
+
+
 def _json(value) -> str:
     return orjson.dumps(value).decode()
 
 
 class CopyWriter:
-    """PostgreSQL: one COPY per chunk, in text format with the JSON already serialised."""
+    """PostgreSQL: binary COPY with the JSON already serialised by orjson.
+
+    One COPY stays open across chunks, and its queued writer sends data from a thread, so the
+    server parses and indexes rows while Python prepares the next ones. It is closed only when
+    ids are needed (rows carrying annotations) and at the end.
+    """
 
     def __init__(self, project_id: int):
         self.project_id = project_id
         self.now = timezone.now()
         table = connection.ops.quote_name(Item._meta.db_table)
-        self.copy_sql = f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN"
+        self.copy_sql = f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
         self.ids_sql = (
             f"SELECT external_id, id FROM {table} WHERE project_id = %s AND external_id = ANY(%s)"
         )
+        self._stack: ExitStack | None = None
+        self._copy = None
+
+    def _open(self):
+        if self._copy is None:
+            self._stack = ExitStack()
+            raw = self._stack.enter_context(connection.cursor()).cursor
+            self._copy = self._stack.enter_context(
+                raw.copy(self.copy_sql, writer=QueuedLibpqWriter(raw))
+            )
+            self._copy.set_types(_TYPES)
+        return self._copy
+
+    def close(self) -> None:
+        if self._stack is not None:
+            stack, self._stack, self._copy = self._stack, None, None
+            stack.close()
 
     def write(self, rows: list[ItemRow], want_ids: list[str]) -> dict[str, int]:
-        project_id, now = self.project_id, self.now
+        copy, project_id, now = self._open(), self.project_id, self.now
+        for r in rows:
+            prediction = _json(r.prediction) if r.prediction is not None else None
+            copy.write_row((project_id, r.external_id, _json(r.data), _json(r.metadata),
+                            r.content_hash, r.split, r.source, 0, prediction, now))  # fmt: skip
+        if not want_ids:
+            return {}
+        self.close()
         with connection.cursor() as cursor:
-            with cursor.cursor.copy(self.copy_sql) as copy:
-                for r in rows:
-                    prediction = _json(r.prediction) if r.prediction is not None else None
-                    row = (project_id, r.external_id, _json(r.data), _json(r.metadata),
-                           r.content_hash, r.split, r.source, 0, prediction, now)  # fmt: skip
-                    copy.write_row(row)
-            if not want_ids:
-                return {}
             cursor.execute(self.ids_sql, [project_id, want_ids])
             return dict(cursor.fetchall())
 
@@ -49,6 +77,9 @@ class BulkCreateWriter:
 
     def __init__(self, project_id: int):
         self.project_id = project_id
+
+    def close(self) -> None:
+        pass
 
     def write(self, rows: list[ItemRow], want_ids: list[str]) -> dict[str, int]:
         items = Item.objects.bulk_create(

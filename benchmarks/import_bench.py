@@ -1,0 +1,125 @@
+"""Import speed against the physical limit, a bare psycopg binary COPY, in one run.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/concord python benchmarks/import_bench.py
+    python benchmarks/import_bench.py --sizes 10000,100000   # smaller runs
+
+For each size it writes a JSON Lines file of real-looking support messages, imports it through
+the import job (the same path as the page, the API and import_items), then loads the same rows
+with a bare binary COPY into a plain table (id, text, jsonb). Each measurement runs in a fresh
+process so its peak RSS is its own. Prints items/s, the ratio and peak RSS.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("JOBS_IN_PROCESS", "inline")  # time the job, not a thread start
+    import django
+
+    django.setup()
+
+
+def child_import(path: str) -> dict:
+    _django()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from curation.importing.files import import_start
+    from curation.models import JobRun, Project
+    from curation.services import project_create
+
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    slug = f"bench-{os.getpid()}-{int(time.time())}"
+    project = project_create(user=user, name=slug, slug=slug)
+    start = time.perf_counter()
+    run = import_start(project=project, user=user, source=path, filename="bench.jsonl", options={})
+    run = JobRun.objects.get(pk=run.pk)
+    seconds = time.perf_counter() - start
+    assert run.status == "done", (run.status, run.message, run.errors[:3])
+    items = run.counts["items_created"]
+    with connection.cursor() as cursor:  # raw: the ORM would load every item to cascade
+        cursor.execute("DELETE FROM curation_item WHERE project_id = %s", [project.pk])
+    Project.objects.filter(pk=project.pk).delete()
+    return {"items": items, "seconds": seconds}
+
+
+def child_copy(path: str) -> dict:
+    _django()
+    import orjson
+    from django.db import connection
+    from psycopg.types.json import Jsonb
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_copy")
+        cursor.execute("CREATE TABLE bench_copy (id text, text text, metadata jsonb)")
+    start = time.perf_counter()
+    rows = 0
+    with (
+        connection.cursor() as cursor,
+        open(path, "rb") as fh,
+        cursor.cursor.copy(
+            "COPY bench_copy (id, text, metadata) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
+        copy.set_types(["text", "text", "jsonb"])
+        for line in fh:
+            row = orjson.loads(line)
+            copy.write_row((row["id"], row["text"], Jsonb(row["metadata"])))
+            rows += 1
+    seconds = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_copy")
+    return {"items": rows, "seconds": seconds}
+
+
+def run_child(kind: str, path: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, path], capture_output=True,
+                         text=True, check=True, cwd=ROOT)  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, path = args.child
+        result = (child_import if kind == "import" else child_copy)(path)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
+    from benchmarks._corpus import write_jsonl
+
+    print(f"{'rows':>10} {'import/s':>10} {'COPY/s':>10} {'ratio':>6} {'import RSS':>11} "
+          f"{'COPY RSS':>9}")  # fmt: skip
+    for size in [int(s) for s in args.sizes.split(",")]:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, f"bench-{size}.jsonl")
+            write_jsonl(path, size)
+            imported = run_child("import", path)
+            copied = run_child("copy", path)
+        rate_i = imported["items"] / imported["seconds"]
+        rate_c = copied["items"] / copied["seconds"]
+        print(
+            f"{size:>10,} {rate_i:>10,.0f} {rate_c:>10,.0f} {rate_i / rate_c:>6.2f} "
+            f"{imported['peak_rss_mb']:>9.0f}MB {copied['peak_rss_mb']:>7.0f}MB",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
