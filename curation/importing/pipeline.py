@@ -6,6 +6,7 @@ no-op). Rows are checked chunk by chunk against the project with indexed queries
 loading the project's items.
 """
 
+import gc
 import logging
 from dataclasses import dataclass, field
 from itertools import islice
@@ -65,7 +66,8 @@ class _Checker:
         self.sessions = {name: ext.start(project) for name, ext in IMPORT_EXTENSIONS.items()}
         # An empty project has nothing to collide with: skip the per-chunk lookups.
         self.probe = Item.objects.filter(project=project).exists()
-        self.id_lines: dict[int, str] = {}  # hash(external id) -> where it first appeared
+        # hash(external id) -> its first line (or place, for Parquet); ints keep this small.
+        self.id_lines: dict[int, int | str] = {}
         self.texts: set[int] = set()  # hash of content hashes seen in this file
 
     def rows(self, records: list[Record]) -> list[ItemRow]:
@@ -83,12 +85,13 @@ class _Checker:
                         for p in self.sessions[name].check(value)]  # fmt: skip
             key = hash(row.external_id)
             if key in self.id_lines:
+                first = _place(self.id_lines[key])
                 problems.append(Problem(self.mapping.id, "duplicate_id", f"id {row.external_id!r}"
-                                        f" repeats the one on {self.id_lines[key]}."))  # fmt: skip
+                                        f" repeats the one on {first}."))  # fmt: skip
             if problems:
                 self._bad(row.where, row.line, problems)
                 continue
-            self.id_lines[key] = row.where
+            self.id_lines[key] = row.line if row.line is not None else row.where
             good.append(row)
         return self._against_project(good)
 
@@ -124,6 +127,10 @@ class _Checker:
         return kept
 
 
+def _place(first: int | str) -> str:
+    return f"line {first}" if isinstance(first, int) else first
+
+
 def _present(project_id: int, column: str, values: list[str]) -> set[str]:
     """Which of `values` the project's items already have in `column` (an indexed lookup)."""
     if connection.vendor != "postgresql":
@@ -154,6 +161,9 @@ def import_file(*, run: JobRun, path: Path, filename: str, options: ImportOption
     try:
         with transaction.atomic():
             checker = _Checker(run.project, tally, options)
+            # The checker's sets grow to millions of entries; frozen, the garbage collector
+            # stops walking them on every full collection (which made large imports superlinear).
+            gc.freeze()
             writer = writer_for(run.project_id)
             records = read_records(path, filename, options.format, position=position,
                                    max_line_bytes=settings.IMPORT_MAX_LINE_BYTES)  # fmt: skip
@@ -168,6 +178,8 @@ def import_file(*, run: JobRun, path: Path, filename: str, options: ImportOption
         tally.problem(filename, None, Problem("", "unreadable", str(exc)))
         raise JobFailed(f"{filename}: {exc}", errors=tally.errors, error_count=tally.error_count,
                         counts=tally.counts) from None  # fmt: skip
+    finally:
+        gc.unfreeze()
     return tally.counts
 
 
