@@ -6,7 +6,9 @@ class AnnotationConfig(AppConfig):
     verbose_name = "Annotation"
 
     def ready(self):
+        from annotation.exporting import enricher
         from annotation.importing import extension
-        from curation.extensions import register_import_extension
+        from curation.extensions import register_export_enricher, register_import_extension
 
         register_import_extension(extension)
+        register_export_enricher(enricher)

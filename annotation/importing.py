@@ -6,6 +6,7 @@ an annotator of the project; both are listed in the import report.
 """
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 
 from annotation.models import Annotation, LabelSchema
 from annotation.schemas import value_problems
@@ -22,6 +23,7 @@ class AnnotationImport:
         schema = LabelSchema.objects.filter(project=project).first()
         self.kind, self.config = (schema.kind, schema.config) if schema else (None, None)
         self.user_ids: dict[str, int] = {}
+        self.valid_names: dict[str, bool] = {}  # checked once per distinct name, not per row
         self.created_users: list[str] = []
         self.added_members: list[str] = []
         self.count = 0
@@ -33,21 +35,38 @@ class AnnotationImport:
         problems, seen = [], set()
         limit = self.project.annotators_per_item
         if len(value) > limit:
-            problems.append(Problem(FIELD, "too_many_annotations", f"has {len(value)} annotations "
-                                    f"but the project takes {limit} per item."))  # fmt: skip
+            problems.append(Problem(FIELD, "too_many_annotations", f"field `{FIELD}` has "
+                                    f"{len(value)} annotations but the project takes {limit} per "
+                                    "item."))  # fmt: skip
         for i, entry in enumerate(value):
             name = entry.get("annotator") if isinstance(entry, dict) else None
-            if not isinstance(name, str) or not name.strip() or len(name) > 150:
-                problems.append(Problem(f"{FIELD}[{i}].annotator", "bad_annotator",
-                                        "must be a user name."))  # fmt: skip
+            if not self._valid_name(name):
+                field = f"{FIELD}[{i}].annotator"
+                problems.append(Problem(field, "bad_annotator", f"field `{field}` must be a user "
+                                        "name: letters, digits and @ . + - _ only."))  # fmt: skip
                 continue
             if name in seen:
-                problems.append(Problem(f"{FIELD}[{i}].annotator", "repeated_annotator",
-                                        f"{name!r} appears twice for this item."))  # fmt: skip
+                field = f"{FIELD}[{i}].annotator"
+                problems.append(Problem(field, "repeated_annotator", f"field `{field}`: {name!r} "
+                                        "appears twice for this item."))  # fmt: skip
             seen.add(name)
-            for field, message in value_problems(self.kind, self.config, entry.get("value")):
-                problems.append(Problem(f"{FIELD}[{i}].value.{field}", "bad_value", message))
+            for sub, message in value_problems(self.kind, self.config, entry.get("value")):
+                field = f"{FIELD}[{i}].value" + (f".{sub}" if sub else "")
+                problems.append(Problem(field, "bad_value", f"field `{field}`: {message}"))
         return problems
+
+    def _valid_name(self, name) -> bool:
+        """Whether `name` can be a username (the rules sign-up applies); bulk_create skips them."""
+        if not isinstance(name, str):
+            return False
+        if name not in self.valid_names:
+            try:
+                User._meta.get_field(User.USERNAME_FIELD).run_validators(name)
+            except ValidationError:
+                self.valid_names[name] = False
+            else:
+                self.valid_names[name] = bool(name)
+        return self.valid_names[name]
 
     def _resolve_users(self, names: set[str]) -> None:
         missing = names - set(self.user_ids)

@@ -1,7 +1,8 @@
 """Label schemas: what a valid annotation value is for each kind (pure: no ORM).
 
 A schema is (kind, config). `value_problems(kind, config, value)` returns (field, message) pairs,
-empty when the value fits. The labeling issue adds the other kinds; single choice is here now.
+empty when the value fits; the field is a key of the value, or "" for the value as a whole.
+The labeling issue adds the other kinds; single choice is here now.
 """
 
 
@@ -12,7 +13,8 @@ def label_values(config: dict) -> list[str]:
 def _single_choice(config: dict, value: dict) -> list[tuple[str, str]]:
     allowed = label_values(config)
     if set(value) != {"label"}:
-        return [("label", 'must be an object with exactly one key, "label".')]
+        found = ", ".join(sorted(map(str, value))) or "none"
+        return [("", f'must be an object with exactly one key, "label" (found keys: {found}).')]
     if value["label"] not in allowed:
         return [("label", f"{value['label']!r} is not a label of this project "
                           f"(labels: {', '.join(allowed)}).")]  # fmt: skip
@@ -24,7 +26,7 @@ VALIDATORS = {"single_choice": _single_choice}
 
 def value_problems(kind: str | None, config: dict | None, value) -> list[tuple[str, str]]:
     if not isinstance(value, dict):
-        return [("value", "must be a JSON object.")]
+        return [("", "must be a JSON object.")]
     if kind is None:  # the project has no schema yet: any object is kept as given
         return []
     return VALIDATORS[kind](config or {}, value)

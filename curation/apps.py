@@ -11,7 +11,11 @@ class CurationConfig(AppConfig):
     verbose_name = "Curation"
 
     def ready(self):
-        from curation import accounts, checks  # noqa: F401  (registers signals and checks)
+        from curation import (  # noqa: F401  (registers signals and checks)
+            accounts,
+            checks,
+            exporting,  # noqa: F401  (registers the export job)
+        )
         from curation.importing import pipeline  # noqa: F401  (registers the import job)
 
         if settings.CELERY_TASK_ALWAYS_EAGER:

@@ -85,6 +85,11 @@ class Item(models.Model):
         max_length=32, blank=True, help_text="Where the item came from: production, vendor, …"
     )
     priority = models.IntegerField(default=0)
+    # Labeling progress, kept by annotation.assignment under a row lock: submitted annotations,
+    # live leases, and where the item stands in the queue (QueueRank).
+    annotation_count = models.PositiveIntegerField(default=0, db_default=0)
+    lease_count = models.PositiveIntegerField(default=0, db_default=0)
+    queue_rank = models.PositiveSmallIntegerField(default=2, db_default=2)
     prediction = models.JSONField(
         null=True,
         blank=True,
@@ -103,6 +108,15 @@ class Item(models.Model):
         indexes = [
             models.Index(fields=["project", "content_hash"], name="item_project_hash"),
             models.Index(fields=["project", "split"], name="item_project_split"),
+            # "Next item": open items of a project, started ones first, by priority, oldest first.
+            models.Index(
+                "project",
+                "queue_rank",
+                models.F("priority").desc(),
+                "id",
+                condition=Q(queue_rank__gt=0),
+                name="item_queue",
+            ),
         ]
 
     def __str__(self):
@@ -112,6 +126,14 @@ class Item(models.Model):
     def text(self) -> str:
         value = self.data.get("text") if isinstance(self.data, dict) else None
         return value if isinstance(value, str) else ""
+
+
+class QueueRank(models.IntegerChoices):
+    """Where an item stands for assignment; lower ranks are handed out first."""
+
+    FULL = 0, "No capacity left"
+    STARTED = 1, "Started, needs more labels"
+    NEW = 2, "Not started"
 
 
 class JobStatus(models.TextChoices):
@@ -177,6 +199,9 @@ class AuditKind(models.TextChoices):
     MEMBER_ADDED = "member_added", "Member added"
     MEMBER_ROLE_CHANGED = "member_role_changed", "Member role changed"
     MEMBER_REMOVED = "member_removed", "Member removed"
+    IMPORT_COMMITTED = "import_committed", "Import committed"
+    EXPORT_CREATED = "export_created", "Export created"
+    EXPORT_DOWNLOADED = "export_downloaded", "Export downloaded"
 
 
 class AuditEvent(models.Model):

@@ -35,7 +35,10 @@ def upload_path(stored_name: str) -> Path:
 def display_name(filename: str) -> str:
     """The user's file name for messages only: last path part, no control characters, short."""
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable())[:120]
+    name = "".join(ch for ch in name if ch.isprintable())
+    if len(name) > 120:  # keep the suffix: the format is told by it
+        suffix = "".join(Path(name).suffixes[-2:])[-20:]
+        name = name[: 120 - len(suffix)] + suffix
     return name or "upload"
 
 

@@ -11,20 +11,30 @@ from curation.importing.readers import Record
 
 def _annotator(completed_by) -> str:
     if isinstance(completed_by, dict):
-        email = completed_by.get("email") or ""
-        return email.split("@")[0] or f"ls-user-{completed_by.get('id')}"
+        email = completed_by.get("email")
+        name = email.split("@")[0] if isinstance(email, str) else ""
+        return name or f"ls-user-{completed_by.get('id')}"
     return f"ls-user-{completed_by}"
 
 
-def _value(results: list) -> dict | None:
+def _dicts(value) -> list[dict]:
+    """The objects of a list that should hold objects; anything else counts as empty."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _value(results) -> dict | None:
     spans, value = [], None
-    for result in results or []:
-        kind, body = result.get("type"), result.get("value", {})
+    for result in _dicts(results):
+        kind, body = result.get("type"), result.get("value")
+        if not isinstance(body, dict):
+            continue
         if kind == "choices":
-            choices = body.get("choices", [])
-            value = {"label": choices[0]} if len(choices) == 1 else {"labels": choices}
+            choices = body.get("choices")
+            if isinstance(choices, list) and choices:
+                value = {"label": choices[0]} if len(choices) == 1 else {"labels": choices}
         elif kind == "labels":
-            for label in body.get("labels", []):
+            labels = body.get("labels")
+            for label in labels if isinstance(labels, list) else []:
                 spans.append({"start": body.get("start"), "end": body.get("end"), "label": label})
         elif kind == "rating":
             value = {"rating": body.get("rating")}
@@ -40,7 +50,7 @@ def _task_row(task: dict) -> dict:
     if isinstance(task.get("meta"), dict):
         row["metadata"] = task["meta"]
     annotations = []
-    for annotation in task.get("annotations") or []:
+    for annotation in _dicts(task.get("annotations")):
         if annotation.get("was_cancelled"):
             continue
         value = _value(annotation.get("result"))
@@ -49,7 +59,7 @@ def _task_row(task: dict) -> dict:
                                 "value": value})  # fmt: skip
     if annotations:
         row["annotations"] = annotations
-    predictions = task.get("predictions") or []
+    predictions = _dicts(task.get("predictions"))
     if predictions:
         value = _value(predictions[0].get("result")) or {}
         prediction = {k: v for k, v in value.items() if k == "label"}

@@ -14,13 +14,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, Max, OuterRef
 
 from curation.extensions import IMPORT_EXTENSIONS, Problem
 from curation.importing.readers import Position, Record, UnreadableFile, read_records
 from curation.importing.rows import ItemRow, Mapping, build_row
 from curation.importing.writers import writer_for
 from curation.jobs import JobFailed, Report, job_kind, job_run_complete
-from curation.models import Item, JobRun
+from curation.models import AuditEvent, AuditKind, Item, JobRun
 
 logger = logging.getLogger("concord.import")
 
@@ -65,7 +66,10 @@ class _Checker:
         self.mapping = Mapping.from_dict(options.mapping)
         self.sessions = {name: ext.start(project) for name, ext in IMPORT_EXTENSIONS.items()}
         # An empty project has nothing to collide with: skip the per-chunk lookups.
-        self.probe = Item.objects.filter(project=project).exists()
+        self.last_id_before = (
+            Item.objects.filter(project=project).aggregate(last=Max("pk"))["last"] or 0
+        )
+        self.probe = self.last_id_before > 0
         # hash(external id) -> its first line (or place, for Parquet); ints keep this small.
         self.id_lines: dict[int, int | str] = {}
         self.texts: set[int] = set()  # hash of content hashes seen in this file
@@ -113,18 +117,39 @@ class _Checker:
                 self._bad(row.where, row.line, [Problem(self.mapping.id, "id_exists",
                           f"id {row.external_id!r} is already in the project.")])  # fmt: skip
                 continue
-            text_key = hash(row.content_hash)
-            duplicate = row.content_hash in known or text_key in self.texts
             if row.content_hash in known:
                 counts["duplicates_of_existing"] += 1
-            elif text_key in self.texts:
-                counts["duplicates_in_file"] += 1
-            self.texts.add(text_key)
-            if duplicate and self.options.skip_duplicates:
-                counts["skipped_duplicates"] += 1
-                continue
+                if self.options.skip_duplicates:
+                    counts["skipped_duplicates"] += 1
+                    continue
+            elif self.options.skip_duplicates:
+                # Only when skipping must repeats be known row by row; otherwise they are
+                # counted in SQL at the end, which keeps a million hashes out of memory.
+                text_key = hash(row.content_hash)
+                if text_key in self.texts:
+                    counts["duplicates_in_file"] += 1
+                    counts["skipped_duplicates"] += 1
+                    continue
+                self.texts.add(text_key)
             kept.append(row)
         return kept
+
+    def count_repeats(self) -> None:
+        """Rows this import wrote whose text an earlier row of the same file already had."""
+        if self.options.skip_duplicates:
+            return
+        new = Item.objects.filter(project=self.project, pk__gt=self.last_id_before)
+        if self.probe:
+            older = Item.objects.filter(project=self.project, pk__lte=self.last_id_before,
+                                        content_hash=OuterRef("content_hash"))  # fmt: skip
+            new = new.filter(~Exists(older))
+        total = new.count()
+        distinct = new.values("content_hash").distinct().count() if total else 0
+        self.tally.counts["duplicates_in_file"] = total - distinct
+
+
+def _scalars(counts: dict) -> dict:
+    return {k: v for k, v in counts.items() if isinstance(v, int)}
 
 
 def _place(first: int | str) -> str:
@@ -147,8 +172,19 @@ def _present(project_id: int, column: str, values: list[str]) -> set[str]:
 
 
 def _chunks(records, size):
+    """Lists of up to `size` records; when the file breaks part-way, the records read before
+    the break are still yielded (so their problems are reported) before the error."""
     iterator = iter(records)
-    while chunk := list(islice(iterator, size)):
+    while True:
+        chunk: list[Record] = []
+        try:
+            chunk.extend(islice(iterator, size))
+        except UnreadableFile:
+            if chunk:
+                yield chunk
+            raise
+        if not chunk:
+            return
         yield chunk
 
 
@@ -173,8 +209,11 @@ def import_file(*, run: JobRun, path: Path, filename: str, options: ImportOption
                     report(0.99 * position.fraction(), dict(tally.counts))
             finally:
                 writer.close()  # ends an open COPY, so that a failure can roll back
+            if tally.counts["items_created"]:
+                checker.count_repeats()
             _finish_or_fail(run, tally, checker, options)
     except UnreadableFile as exc:
+        tally.counts["items_created"] = 0  # rolled back
         tally.problem(filename, None, Problem("", "unreadable", str(exc)))
         raise JobFailed(f"{filename}: {exc}", errors=tally.errors, error_count=tally.error_count,
                         counts=tally.counts) from None  # fmt: skip
@@ -184,6 +223,8 @@ def import_file(*, run: JobRun, path: Path, filename: str, options: ImportOption
 
 
 def _import_chunk(chunk: list[Record], checker: _Checker, writer, tally: Tally, options) -> None:
+    if checker.probe:
+        writer.close()  # the project lookups need the connection, which an open COPY holds
     rows = checker.rows(chunk)
     if tally.counts["rows"] > settings.IMPORT_MAX_ROWS:
         raise JobFailed(f"{tally.filename} has more than {settings.IMPORT_MAX_ROWS:,} rows, the "
@@ -212,13 +253,17 @@ def _finish_or_fail(run: JobRun, tally: Tally, checker: _Checker, options) -> No
     if tally.error_count and not options.skip_invalid:
         counts["items_created"] = 0
         rows = "row" if counts["invalid_rows"] == 1 else "rows"
+        have = "has" if counts["invalid_rows"] == 1 else "have"
         raise JobFailed(
             f"Nothing was imported: {counts['invalid_rows']:,} {rows} of {tally.filename} "
-            f"have problems ({tally.error_count:,} in all). Fix them, or import again with "
+            f"{have} problems ({tally.error_count:,} in all). Fix them, or import again with "
             "'skip invalid rows'.",
             errors=tally.errors, error_count=tally.error_count, counts=counts,
         )  # fmt: skip
     message = f"Imported {counts['items_created']:,} items from {tally.filename}."
+    detail = {"job": run.pk, **_scalars(counts)}
+    AuditEvent.objects.create(kind=AuditKind.IMPORT_COMMITTED, actor=run.created_by,
+                              project=run.project, detail=detail)  # fmt: skip
     job_run_complete(run=run, counts=counts, errors=tally.errors, error_count=tally.error_count,
                      message=message)  # fmt: skip
 

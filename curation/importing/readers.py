@@ -9,8 +9,10 @@ import codecs
 import csv
 import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import orjson
@@ -53,29 +55,70 @@ def format_for(filename: str, requested: str = "") -> str:
 
 
 def _sniff(path: Path, filename: str, fmt: str) -> bool:
-    """Checks the first bytes against the format; returns whether the file is gzip-compressed."""
+    """Checks the first bytes against the format; returns whether the file is gzip-compressed.
+
+    Messages leave out the file name: the import report puts it in front of them.
+    """
     with open(path, "rb") as fh:
         head = fh.read(8192)
     gzipped = head[:2] == b"\x1f\x8b"
     if gzipped and not filename.lower().endswith(".gz"):
         raise UnreadableFile(
-            f"{filename} is gzip-compressed but its name does not end in .gz; rename it "
+            f"the file is gzip-compressed but its name does not end in .gz; rename it "
             f"(e.g. {filename}.gz) or decompress it first."
         )
     if gzipped:
-        with gzip.open(path, "rb") as fh:
-            head = fh.read(8192)
+        try:
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(8192)
+        except (OSError, EOFError):
+            raise UnreadableFile("the gzip file is damaged or truncated.") from None
     if fmt == "parquet":
         if gzipped or head[:4] != b"PAR1":
-            raise UnreadableFile(f"{filename} is not a Parquet file (it lacks the PAR1 header).")
+            raise UnreadableFile("this is not a Parquet file (it lacks the PAR1 header).")
         return False
     if head[:4] == b"PAR1":
-        raise UnreadableFile(f"{filename} is a Parquet file; name it .parquet or choose Parquet.")
+        raise UnreadableFile("this is a Parquet file; name it .parquet or choose Parquet.")
     if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        raise UnreadableFile(f"{filename} is UTF-16 encoded; save it as UTF-8 and import again.")
-    if b"\x00" in head:
-        raise UnreadableFile(f"{filename} is not a text file (it contains binary data).")
+        raise UnreadableFile("the file is UTF-16 encoded; save it as UTF-8 and import again.")
+    if b"\x00" in head and _binary(head):
+        raise UnreadableFile("this is not a text file (it contains binary data).")
+    _check_shape(head.removeprefix(_BOM).lstrip(), fmt)
     return gzipped
+
+
+def _binary(head: bytes) -> bool:
+    """A head with NUL bytes is binary unless it is UTF-8 text with a stray NUL or two, which
+    the readers then report by line."""
+    if head.count(b"\x00") > max(2, len(head) // 64):
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 3  # not a character cut off by the 8 KB read
+    return False
+
+
+def _check_shape(head: bytes, fmt: str) -> None:
+    """Catches a file of one format named as another by its first character."""
+    if not head:
+        return
+    first = head[:1]
+    if fmt == "jsonl" and first not in (b"{", b"["):
+        raise UnreadableFile(
+            "this does not look like JSON Lines: line 1 does not start with {. If it is a CSV "
+            "file, name it .csv or choose CSV."
+        )
+    if fmt == "jsonl" and first == b"[" and not head.split(b"\n", 1)[0].rstrip().endswith(b"]"):
+        raise UnreadableFile(
+            "this looks like a JSON array spread over several lines, not JSON Lines; name it "
+            ".json or choose JSON array."
+        )
+    if fmt == "csv" and first in (b"{", b"["):
+        raise UnreadableFile(
+            "this looks like JSON, not CSV: line 1 starts with " + first.decode() + ". Name it "
+            ".jsonl (one object per line) or .json (an array), or choose that format."
+        )
 
 
 class Position:
@@ -104,16 +147,21 @@ def read_records(
         position._tell, position._size = raw.tell, path.stat().st_size
         fh = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
         if fmt == "jsonl":
-            yield from _jsonl(fh, max_line_bytes)
+            records = _jsonl(fh, max_line_bytes)
         elif fmt == "csv":
-            yield from _csv(fh, max_line_bytes)
+            records = _csv(fh, max_line_bytes)
         else:
             records = _json_array(fh, max_line_bytes)
             if fmt == "labelstudio":
                 from curation.importing.labelstudio import from_labelstudio
 
                 records = from_labelstudio(records)
+        try:
             yield from records
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            if not gzipped:
+                raise
+            raise UnreadableFile("the gzip file is damaged or truncated.") from None
 
 
 def _lines(fh, max_line_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
@@ -133,9 +181,9 @@ def _lines(fh, max_line_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
         yield number, line, too_long
 
 
-def _too_long(where: str, number: int, max_line_bytes: int) -> Record:
-    message = f"{where} is longer than the limit of {max_line_bytes:,} bytes."
-    return Record(where, number, problem=Problem("", "line_too_long", message))
+def _too_long_problem(max_line_bytes: int) -> Problem:
+    message = f"the line is longer than the limit of {max_line_bytes:,} bytes."
+    return Problem("", "line_too_long", message)
 
 
 def _decode_problem(line: bytes) -> Problem | None:
@@ -164,7 +212,7 @@ def _jsonl(fh, max_line_bytes: int) -> Iterator[Record]:
     for number, line, too_long in _lines(fh, max_line_bytes):
         where = f"line {number}"
         if too_long:
-            yield _too_long(where, number, max_line_bytes)
+            yield Record(where, number, problem=_too_long_problem(max_line_bytes))
             continue
         if not line.strip():
             continue
@@ -174,21 +222,43 @@ def _jsonl(fh, max_line_bytes: int) -> Iterator[Record]:
             yield Record(where, number, problem=_json_problem(line, exc))
             continue
         if not isinstance(value, dict):
-            kind = type(value).__name__.replace("dict", "object").replace("list", "array")
-            message = f"expected a JSON object, found a JSON {kind}."
+            message = f"expected a JSON object, found {json_kind(value)}."
             yield Record(where, number, problem=Problem("", "not_an_object", message))
             continue
-        if _NUL_RAW[1] in line:
+        # The cheap byte test first; `\\u0000` (an escaped backslash) is not a NUL.
+        if _NUL_RAW[1] in line and _has_nul(value):
             yield Record(where, number, problem=_nul_problem(value))
             continue
         yield Record(where, number, fields=value)
 
 
+def json_kind(value) -> str:
+    """How a value reads in JSON terms, for messages ("a number", not "int")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "binary data" if isinstance(value, bytes) else "a value of another kind"
+
+
 def _nul_problem(value) -> Problem:
-    field = next((k for k, v in value.items() if _has_nul(v)), "")
-    where = f"field `{field}`" if field else "the row"
-    return Problem(field, "nul_byte", f"{where} contains a NUL character (\\u0000), which cannot "
-                   "be stored.")  # fmt: skip
+    for key, item in value.items():
+        if _has_nul(key):
+            return Problem("", "nul_byte", "a field name contains a NUL character (\\u0000), "
+                           "which cannot be stored.")  # fmt: skip
+        if _has_nul(item):
+            return Problem(key, "nul_byte", f"field `{key}` contains a NUL character (\\u0000), "
+                           "which cannot be stored.")  # fmt: skip
+    return Problem("", "nul_byte", "the row contains a NUL character (\\u0000), which cannot be "
+                   "stored.")  # fmt: skip
 
 
 def _csv(fh, max_line_bytes: int) -> Iterator[Record]:
@@ -199,8 +269,7 @@ def _csv(fh, max_line_bytes: int) -> Iterator[Record]:
         for number, line, too_long in _lines(fh, max_line_bytes):
             state["line"] = number
             if too_long:
-                message = f"is longer than {max_line_bytes:,} bytes."
-                bad[number] = Problem("", "line_too_long", message)
+                bad[number] = _too_long_problem(max_line_bytes)
                 yield "\n"
                 continue
             problem = _decode_problem(line) or (
@@ -213,26 +282,27 @@ def _csv(fh, max_line_bytes: int) -> Iterator[Record]:
             else:
                 yield line.decode("utf-8")
 
+    if csv.field_size_limit() < max_line_bytes:  # the default, 128 KiB, is below a long text
+        csv.field_size_limit(max_line_bytes)
     reader = csv.reader(decoded(), strict=True)
     try:
         header = next(reader)
     except StopIteration:
         return
     except csv.Error as exc:
-        raise UnreadableFile(f"line 1: the header row is not valid CSV ({exc}).") from None
+        raise UnreadableFile(f"line 1: the header row {_csv_error(exc, max_line_bytes)}") from None
     if 1 in bad:
-        raise UnreadableFile(f"line 1 (the header row) {bad[1].message}")
-    header = [name.strip() for name in header]
-    if len(set(header)) != len(header) or not all(header):
-        raise UnreadableFile("line 1: the header row has empty or repeated column names.")
-    start = 2
+        raise UnreadableFile(f"line 1 (the header row): {bad[1].message}")
+    _check_header(header := [name.strip() for name in header])
+    start = state["line"] + 1
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield Record(f"line {start}", start, problem=Problem("", "invalid_csv", f"{exc}."))
+            problem = Problem("", "invalid_csv", _csv_error(exc, max_line_bytes))
+            yield Record(f"line {start}", start, problem=problem)
             start = state["line"] + 1
             continue
         first, start = start, state["line"] + 1
@@ -249,59 +319,101 @@ def _csv(fh, max_line_bytes: int) -> Iterator[Record]:
             yield Record(where, first, fields=dict(zip(header, row, strict=True)))
 
 
+def _check_header(header: list[str]) -> None:
+    if not any(header):
+        raise UnreadableFile("line 1: the header row is empty; CSV files need a header row.")
+    if not all(header):
+        raise UnreadableFile(
+            f"line 1: column {header.index('') + 1} of the header row has no name."
+        )
+    if len(set(header)) != len(header):
+        repeated = next(name for name in header if header.count(name) > 1)
+        raise UnreadableFile(f"line 1: the header row names the column `{repeated}` twice.")
+
+
+_CSV_ERRORS = {
+    "',' expected after '\"'": "is not valid CSV: a closing quote must be followed by a comma "
+    'or the end of the line (write a quote inside a quoted cell as "").',
+    "unexpected end of data": "is not valid CSV: a quoted cell is not closed before the end of "
+    "the file.",
+    "new-line character seen in unquoted field": "is not valid CSV: a carriage return (\\r) "
+    "appears outside quotes; save the file with ordinary line endings.",
+    "field larger than field limit": "has a cell larger than the limit of {limit:,} bytes.",
+}
+
+
+def _csv_error(exc: Exception, max_line_bytes: int) -> str:
+    """The csv module's error as a plain sentence."""
+    text = str(exc)
+    for start, message in _CSV_ERRORS.items():
+        if text.startswith(start):
+            return message.format(limit=max_line_bytes)
+    return "is not valid CSV."
+
+
 def _json_array(fh, max_line_bytes: int) -> Iterator[Record]:
     """Elements of a top-level JSON array, read incrementally; raw_decode finds each element's
-    end, then orjson parses it strictly (it refuses lone surrogates, which `json` lets through)."""
+    end, then orjson parses it strictly (it refuses lone surrogates, which `json` lets through).
+
+    The buffer is read through an index and compacted once per chunk: slicing it after every
+    element would copy the rest of the chunk each time.
+    """
     decoder = json.JSONDecoder()
     incremental = codecs.getincrementaldecoder("utf-8")("strict")
-    buffer, line, eof, index = "", 1, False, 0
+    buffer, pos, line, eof, index, read = "", 0, 1, False, 0, 0
     chunk_size = 1 << 20
 
     def more() -> bool:
-        nonlocal buffer, eof
+        nonlocal buffer, pos, eof, read
         if eof:
             return False
         raw = fh.read(chunk_size)
+        pending = incremental.getstate()[0]
         try:
             text = incremental.decode(raw, final=not raw)
         except UnicodeDecodeError as exc:
-            at = line + buffer.count("\n")
-            raise UnreadableFile(f"line {at}: bad UTF-8 ({exc.reason}).") from None
-        if not raw:
-            eof = True
-        buffer += text
+            data = pending + raw
+            at = line + buffer.count("\n", pos) + data.count(b"\n", 0, exc.start)
+            offset = read - len(pending) + exc.start + 1
+            raise UnreadableFile(f"line {at}: bad UTF-8 at byte {offset:,} of the file.") from None
+        read += len(raw)
+        eof = not raw
+        buffer, pos = buffer[pos:] + text, 0
         return bool(raw)
 
-    def skip_ws():
-        nonlocal buffer, line
+    def skip_ws() -> None:
+        nonlocal pos, line
         while True:
-            stripped = buffer.lstrip(" \t\r\n")
-            line += buffer.count("\n", 0, len(buffer) - len(stripped))
-            buffer = stripped
-            if buffer or not more():
+            end = len(buffer)
+            while pos < end and buffer[pos] in " \t\r\n":
+                line += buffer[pos] == "\n"
+                pos += 1
+            if pos < end or not more():
                 return
 
     more()
     if buffer.startswith("\ufeff"):
-        buffer = buffer[1:]
+        pos = 1
     skip_ws()
-    if not buffer.startswith("["):
-        raise UnreadableFile("line 1: expected a JSON array ([ ... ]) of objects.")
-    buffer = buffer[1:]
+    if not buffer.startswith("[", pos):
+        looks_like_lines = buffer.startswith("{", pos)
+        hint = "; this looks like JSON Lines: name it .jsonl or choose JSON Lines"
+        hint = hint if looks_like_lines else ""
+        raise UnreadableFile(f"line {line}: expected a JSON array ([ ... ]) of objects{hint}.")
+    pos += 1
     skip_ws()
-    if buffer.startswith("]"):
-        return
-    while True:
+    closed = buffer.startswith("]", pos)
+    while not closed:
         skip_ws()
         start_line, index = line, index + 1
         while True:
             try:
-                value, end = decoder.raw_decode(buffer)
+                value, end = decoder.raw_decode(buffer, pos)
                 if end == len(buffer) and not eof and isinstance(value, int | float):
                     raise ValueError("a number may continue in the next chunk")
                 break
             except ValueError:
-                if len(buffer) > max_line_bytes:
+                if len(buffer) - pos > max_line_bytes:
                     raise UnreadableFile(
                         f"line {start_line}: element {index} is larger than the limit of "
                         f"{max_line_bytes:,} bytes, or the JSON is broken there."
@@ -311,33 +423,40 @@ def _json_array(fh, max_line_bytes: int) -> Iterator[Record]:
                         f"line {start_line}: element {index} is not valid JSON, or the array "
                         "is not closed with ]."
                     ) from None
-        text = buffer[:end]
-        buffer = buffer[end:]
+        text = buffer[pos:end]
         line += text.count("\n")
+        pos = end
         where = f"line {start_line} (element {index})"
-        yield _element(where, start_line, text, value)
+        if len(text) > max_line_bytes:  # characters: never more than its bytes
+            message = f"the element is longer than the limit of {max_line_bytes:,} bytes."
+            yield Record(where, start_line, problem=Problem("", "line_too_long", message))
+        else:
+            yield _element(where, start_line, text, value)
         skip_ws()
-        if buffer.startswith(","):
-            buffer = buffer[1:]
+        if buffer.startswith(",", pos):
+            pos += 1
             continue
-        if buffer.startswith("]"):
-            buffer = buffer[1:]
-            skip_ws()
-            if buffer:
-                raise UnreadableFile(f"line {line}: unexpected content after the closing ].")
-            return
-        raise UnreadableFile(f"line {line}: expected , or ] after element {index}.")
+        if pos == len(buffer):
+            raise UnreadableFile(f"line {line}: the array is not closed with ] after element "
+                                 f"{index}.")  # fmt: skip
+        if not buffer.startswith("]", pos):
+            raise UnreadableFile(f"line {line}: expected , or ] after element {index}.")
+        closed = True
+    pos += 1
+    skip_ws()
+    if pos < len(buffer):
+        raise UnreadableFile(f"line {line}: unexpected content after the closing ].")
 
 
 def _element(where: str, line: int, text: str, value) -> Record:
     if not isinstance(value, dict):
-        message = "expected a JSON object."
+        message = f"expected a JSON object, found {json_kind(value)}."
         return Record(where, line, problem=Problem("", "not_an_object", message))
     try:
         value = orjson.loads(text.encode("utf-8", "surrogatepass"))
     except orjson.JSONDecodeError as exc:
         return Record(where, line, problem=_json_problem(b"", exc))
-    if "\\u0000" in text:
+    if "\\u0000" in text and _has_nul(value):
         return Record(where, line, problem=_nul_problem(value))
     return Record(where, line, fields=value)
 
@@ -349,6 +468,7 @@ def _parquet(path: Path, position: Position) -> Iterator[Record]:
         parquet = pq.ParquetFile(path)
     except Exception:
         raise UnreadableFile("the Parquet file is damaged or truncated.") from None
+    convert = [f.name for f in parquet.schema_arrow if not _json_native(f.type)]
     done = [0]
     position._tell, position._size = (lambda: done[0]), parquet.num_row_groups
     for group in range(parquet.num_row_groups):
@@ -358,17 +478,63 @@ def _parquet(path: Path, position: Position) -> Iterator[Record]:
             for fields in batch.to_pylist():
                 where = f"row group {group}, row {row}"
                 row += 1
-                if _has_nul(fields):
-                    yield Record(where, None, problem=_nul_problem(fields))
+                problem = _to_json(fields, convert) if convert else None
+                if problem is None and _has_nul(fields):
+                    problem = _nul_problem(fields)
+                if problem is not None:
+                    yield Record(where, None, problem=problem)
                 else:
                     yield Record(where, None, fields=fields)
+
+
+def _json_native(kind) -> bool:
+    """Whether pyarrow gives values of this type as JSON-ready Python (no dates, decimals or
+    bytes, which would fail when the row is stored)."""
+    import pyarrow.types as t
+
+    if t.is_struct(kind):
+        return all(_json_native(kind.field(i).type) for i in range(kind.num_fields))
+    if t.is_list(kind) or t.is_large_list(kind) or t.is_fixed_size_list(kind):
+        return _json_native(kind.value_type)
+    if t.is_map(kind):
+        return _json_native(kind.key_type) and _json_native(kind.item_type)
+    return (t.is_string(kind) or t.is_large_string(kind) or t.is_integer(kind)
+            or t.is_floating(kind) or t.is_boolean(kind) or t.is_null(kind))  # fmt: skip
+
+
+def _to_json(fields: dict, names: list[str]) -> Problem | None:
+    """Turns the values of columns `names` into JSON values in place: dates and times into ISO
+    8601 text, decimals into text, bytes into text when they are UTF-8."""
+    for name in names:
+        try:
+            fields[name] = _json_value(fields[name])
+        except UnicodeDecodeError:
+            message = f"field `{name}` holds binary data that is not UTF-8 text."
+            return Problem(name, "binary_value", message)
+    return None
+
+
+def _json_value(value):
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)  # Decimal and anything else pyarrow may hand over
 
 
 def _has_nul(value) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(v) for v in value.values())
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
     return False

@@ -6,10 +6,11 @@ import orjson
 
 from curation.extensions import Problem
 from curation.hashing import content_hash
+from curation.importing.readers import json_kind
 
 SPLITS = ("unassigned", "train", "dev", "test")
 # Fields Concord's own exports derive from labels; importing an export leaves them out.
-DERIVED_KEYS = frozenset({"final", "agreement", "n_annotations"})
+DERIVED_KEYS = frozenset({"final", "agreement", "n_annotations", "final_label", "final_rule"})
 
 
 @dataclass
@@ -28,7 +29,9 @@ class Mapping:
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "Mapping":
-        known = {k: v for k, v in (values or {}).items() if k in cls.__dataclass_fields__ and v}
+        # An empty string means "the default"; an empty list is kept (no metadata fields).
+        known = {k: v for k, v in (values or {}).items()
+                 if k in cls.__dataclass_fields__ and v is not None and v != ""}  # fmt: skip
         return cls(**known)
 
     def used(self) -> frozenset[str]:
@@ -71,6 +74,16 @@ def _json_cell(value, name: str, problems: list[Problem]):
     return value
 
 
+def _data_object(value):
+    """A `data` object, also as the JSON cell Concord's CSV and Parquet exports write."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+    return value
+
+
 def _data(fields: dict, m: Mapping, problems: list[Problem]) -> dict | None:
     if m.data_fields:
         missing = [name for name in m.data_fields if name not in fields]
@@ -79,18 +92,17 @@ def _data(fields: dict, m: Mapping, problems: list[Problem]) -> dict | None:
             problems.append(Problem(missing[0], "missing_field", message))
             return None
         data = {name: fields[name] for name in m.data_fields}
+    elif isinstance(whole := _data_object(fields.get("data")), dict):
+        data = whole
     elif m.text in fields:
         data = {"text": fields[m.text]}
-    elif isinstance(fields.get("data"), dict):
-        data = fields["data"]
     else:
         message = f"field `{m.text}` missing {_found(fields)}."
         problems.append(Problem(m.text, "missing_text", message))
         return None
     text_key = m.text if m.data_fields else "text"
     if text_key in data and not isinstance(data[text_key], str):
-        kind = type(data[text_key]).__name__
-        message = f"field `{m.text}` must be text, not {kind}."
+        message = f"field `{m.text}` must be text, not {json_kind(data[text_key])}."
         problems.append(Problem(m.text, "text_not_string", message))
     return data
 
@@ -127,13 +139,24 @@ def _prediction(fields: dict, m: Mapping, problems: list[Problem]) -> dict | Non
         message = f'field `{m.prediction}` must be an object with "label" and/or "scores".'
         problems.append(Problem(m.prediction, "bad_prediction", message))
         return None
-    scores = value.get("scores")
+    label, scores, score = value.get("label"), value.get("scores"), value.get("score")
+    if label is not None and not isinstance(label, str):
+        message = f'field `{m.prediction}`: "label" must be text, not {json_kind(label)}.'
+        problems.append(Problem(m.prediction, "bad_prediction", message))
     if scores is not None and not (
-        isinstance(scores, dict) and all(isinstance(p, int | float) for p in scores.values())
+        isinstance(scores, dict) and all(_probability(p) for p in scores.values())
     ):
-        message = f'field `{m.prediction}`: "scores" must map each label to a probability.'
+        message = (f'field `{m.prediction}`: "scores" must map each label to a probability '
+                   "between 0 and 1.")  # fmt: skip
+        problems.append(Problem(m.prediction, "bad_prediction", message))
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+        message = f'field `{m.prediction}`: "score" must be a number, not {json_kind(score)}.'
         problems.append(Problem(m.prediction, "bad_prediction", message))
     return value
+
+
+def _probability(p) -> bool:
+    return isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1
 
 
 def build_row(where: str, line: int | None, fields: dict, m: Mapping, extension_fields):
@@ -160,8 +183,13 @@ def build_row(where: str, line: int | None, fields: dict, m: Mapping, extension_
     if raw_id is None or raw_id == "":
         # Stable across re-imports of the same file, distinct for equal texts on other lines.
         external_id = f"{digest[:16]}-{line if line is not None else where}"
+    elif isinstance(raw_id, bool) or not isinstance(raw_id, str | int | float):
+        message = f"field `{m.id}` must be text or a number, not {json_kind(raw_id)}."
+        return [Problem(m.id, "bad_id", message)]
     else:
-        external_id = str(raw_id)
+        # 7.0 (a float column with gaps, as pandas writes ids) names the same item as 7.
+        is_whole = isinstance(raw_id, float) and raw_id.is_integer()
+        external_id = str(int(raw_id)) if is_whole else str(raw_id)
         if len(external_id) > 255:
             return [Problem(m.id, "id_too_long", f"field `{m.id}` is longer than 255 characters.")]
     return ItemRow(where, line, external_id, data, metadata, split, source, prediction, digest,

@@ -8,6 +8,7 @@ import orjson
 from django.db import connection
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
+from psycopg.types.json import set_json_dumps
 
 from curation.importing.rows import ItemRow
 from curation.models import Item
@@ -18,10 +19,6 @@ _COLUMNS = ("project_id", "external_id", "data", "metadata", "content_hash", "sp
 
 _TYPES = ("int8", "varchar", "jsonb", "jsonb", "varchar", "varchar", "varchar", "int4", "jsonb",
           "timestamptz")  # fmt: skip
-
-
-def _json(value) -> str:
-    return orjson.dumps(value).decode()
 
 
 class CopyWriter:
@@ -47,6 +44,8 @@ class CopyWriter:
         if self._copy is None:
             self._stack = ExitStack()
             raw = self._stack.enter_context(connection.cursor()).cursor
+            # jsonb columns take the objects themselves, serialised by orjson.
+            set_json_dumps(orjson.dumps, context=raw)
             self._copy = self._stack.enter_context(
                 raw.copy(self.copy_sql, writer=QueuedLibpqWriter(raw))
             )
@@ -61,9 +60,8 @@ class CopyWriter:
     def write(self, rows: list[ItemRow], want_ids: list[str]) -> dict[str, int]:
         copy, project_id, now = self._open(), self.project_id, self.now
         for r in rows:
-            prediction = _json(r.prediction) if r.prediction is not None else None
-            copy.write_row((project_id, r.external_id, _json(r.data), _json(r.metadata),
-                            r.content_hash, r.split, r.source, 0, prediction, now))  # fmt: skip
+            copy.write_row((project_id, r.external_id, r.data, r.metadata, r.content_hash,
+                            r.split, r.source, 0, r.prediction, now))  # fmt: skip
         if not want_ids:
             return {}
         self.close()
