@@ -6,17 +6,29 @@ Query parameters are checked against each view's allowlist before anything reads
 """
 
 from django.contrib.auth import get_user_model
+from django.http.multipartparser import MultiPartParserError
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ParseError, PermissionDenied, ValidationError
+from rest_framework.exceptions import (
+    APIException,
+    NotFound,
+    ParseError,
+    PermissionDenied,
+    ValidationError,
+)
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
 from curation import serializers as s
-from curation.access import projects_for
+from curation.access import project_for_member, projects_for
+from curation.exporting import export_start
+from curation.forms import declared_too_big, import_limit, limit_uploads, too_big_message
+from curation.importing.files import ImportBusy, import_start
 from curation.models import ROLE_RANK, Item, JobRun, Membership, Role
 from curation.permissions import CanCreateProjectsOnPost, HasProjectRole
 from curation.selectors import project_members, projects_with_progress
@@ -29,6 +41,7 @@ from curation.services import (
     project_update,
     user_create,
 )
+from curation.views import DOWNLOAD_TYPES, export_file_response
 
 User = get_user_model()
 
@@ -323,6 +336,134 @@ class JobRunDetailApi(ConcordApi):
         if run is None:
             raise NotFound
         return Response(s.JobRunSerializer(run).data)
+
+
+# --- import and export ------------------------------------------------------------------------
+
+
+class UploadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "upload_too_large"
+
+
+class MalformedUpload(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The request body is not valid multipart/form-data."
+    default_code = "malformed_upload"
+
+
+class UploadParser(MultiPartParser):
+    """DRF's multipart parser, whose errors say multipart (the API's handler speaks of JSON)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except ParseError:
+            raise MalformedUpload from None
+
+
+def _accepted(run: JobRun) -> Response:
+    """202 with the run and where to follow it."""
+    location = reverse("api:job-detail", kwargs={"job_id": run.pk})
+    return Response(s.JobRunSerializer(run).data, status=202, headers={"Location": location})
+
+
+class ImportCreateApi(ConcordApi):
+    """Upload a file to import (lead). Checks run in this order: the declared size (413, before
+    anything reads the body or signs the caller in), sign-in (401), the project and role (404,
+    403), the size actually received (413), the fields (400), an import under way (409)."""
+
+    permission_classes = [IsAuthenticated, HasProjectRole]
+    project_roles = {"POST": Role.LEAD}
+    parser_classes = [UploadParser]
+    serializer_class = s.ImportCreateSerializer
+
+    def initial(self, request, *args, **kwargs):
+        if declared_too_big(request):
+            raise UploadTooLarge(too_big_message(import_limit()))
+        # Before authentication: the session's CSRF check may read the body, through this limit.
+        self.upload_limit = limit_uploads(request._request)
+        try:
+            super().initial(request, *args, **kwargs)
+        except MultiPartParserError:
+            raise MalformedUpload from None
+
+    @extend_schema(
+        summary="Import a file of items (lead)",
+        request={"multipart/form-data": s.ImportCreateSerializer},
+        responses={
+            202: s.JobRunSerializer,
+            **ERRORS,
+            409: s.JobRunConflictSerializer,
+            413: s.ErrorSerializer,
+        },
+    )
+    def post(self, request, slug):
+        data = request.data
+        if self.upload_limit.exceeded:
+            raise UploadTooLarge(too_big_message(import_limit()))
+        serializer = s.ImportCreateSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        try:
+            run = import_start(
+                project=self.project,
+                user=request.user,
+                source=upload,
+                filename=upload.name,
+                options=serializer.options(),
+            )
+        except ImportBusy as busy:
+            body = {"detail": str(busy), "job": s.JobRunSerializer(busy.run).data}
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return _accepted(run)
+
+
+class ExportCreateApi(ConcordApi):
+    """Start an export job: reviewers and leads (an export names every annotator)."""
+
+    permission_classes = [IsAuthenticated, HasProjectRole]
+    project_roles = {"POST": Role.REVIEWER}
+    serializer_class = s.ExportCreateSerializer
+
+    @extend_schema(
+        summary="Export a project as a file, in a job (reviewer, lead)",
+        request=s.ExportCreateSerializer,
+        responses={202: s.JobRunSerializer, **ERRORS, 409: s.JobRunConflictSerializer},
+    )
+    def post(self, request, slug):
+        data = self.validated(s.ExportCreateSerializer, request.data)
+        run = export_start(
+            project=self.project, user=request.user, fmt=data["format"], mode=data["mode"]
+        )
+        # One export at a time per project: the same one again is that run, another is a 409.
+        if (run.params.get("format"), run.params.get("mode")) != (data["format"], data["mode"]):
+            detail = f"Export #{run.pk} of this project is still {run.status}; wait for it."
+            body = {"detail": detail, "job": s.JobRunSerializer(run).data}
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return _accepted(run)
+
+
+class JobRunDownloadApi(ConcordApi):
+    """A finished export's file: reviewers and leads of its project (404 for non-members)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = None
+
+    @extend_schema(
+        summary="Download a finished export (reviewer, lead)",
+        responses={
+            **{(200, kind.split(";")[0]): OpenApiTypes.BINARY for kind in DOWNLOAD_TYPES.values()},
+            **ERRORS,
+        },
+    )
+    def get(self, request, job_id):
+        runs = JobRun.objects.filter(project__in=projects_for(user=request.user))
+        run = runs.select_related("project").filter(pk=job_id).first()
+        if run is None:
+            raise NotFound
+        project_for_member(user=request.user, slug=run.project.slug, role=Role.REVIEWER)
+        return export_file_response(run)
 
 
 # --- users ------------------------------------------------------------------------------------

@@ -23,6 +23,9 @@ urlpatterns = [
         api.ItemDetailApi.as_view(),
         name="item-detail",
     ),
+    path("projects/<slug:slug>/imports/", api.ImportCreateApi.as_view(), name="import-create"),
+    path("projects/<slug:slug>/exports/", api.ExportCreateApi.as_view(), name="export-create"),
     path("jobs/<int:job_id>/", api.JobRunDetailApi.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/download/", api.JobRunDownloadApi.as_view(), name="job-download"),
     path("users/", api.UserListCreateApi.as_view(), name="user-list"),
 ]

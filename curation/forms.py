@@ -1,8 +1,10 @@
 """Forms for the curation pages. They check what was typed; the services do the writing."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
 from curation.models import Role
 
@@ -69,3 +71,167 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
         else:
             label = field.replace("_", " ").capitalize()
             form.add_error(None, [f"{label}: {message}" for message in messages])
+
+
+# --- import and export ------------------------------------------------------------------------
+
+IMPORT_FORMATS = [
+    ("", "Tell from the file name"),
+    ("jsonl", "JSON Lines (.jsonl, .ndjson)"),
+    ("csv", "CSV with a header row (.csv)"),
+    ("json", "JSON array (.json)"),
+    ("parquet", "Parquet (.parquet)"),
+    ("labelstudio", "Label Studio JSON export"),
+]
+# Multipart boundaries and the form's other fields, on top of the file itself.
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
+
+
+def import_limit() -> int:
+    return settings.IMPORT_MAX_UPLOAD_BYTES
+
+
+def too_big_message(limit: int) -> str:
+    size, exact = human_bytes(limit), f"{limit:,} bytes"
+    named = exact if size == exact else f"{size} ({exact})"
+    return (
+        f"The upload is larger than the import limit of {named}. Split the file, compress it "
+        "(.gz), or ask an administrator to raise IMPORT_MAX_UPLOAD_BYTES."
+    )
+
+
+def human_bytes(size: int) -> str:
+    """1536 -> "1.5 KB": binary units, with plain spaces (filesizeformat's are no-break)."""
+    value, unit = float(size), "bytes"
+    for bigger in ("KB", "MB", "GB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{size:,} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+
+
+def declared_too_big(request) -> bool:
+    """Whether the request says (Content-Length) it is over the import limit: checked before
+    anything reads the body, so an oversized upload is refused without storing a byte."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False  # Django refuses a malformed length when the body is read
+    return length > import_limit() + UPLOAD_OVERHEAD_BYTES
+
+
+class ImportSizeLimitHandler(FileUploadHandler):
+    """Stops reading an upload once its files pass the import limit, whatever the request
+    declared (a chunked body, a lying Content-Length). Put it first; the view checks
+    `exceeded`. Files stream on to Django's own handlers (to disk above 2 MB)."""
+
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.limit, self.received, self.exceeded = import_limit(), 0, False
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.exceeded = True
+            # The partial temp file is closed (and so deleted). The rest of the body is read and
+            # dropped, so the connection can serve the next request: at most the overhead
+            # allowance, since the declared length was checked first.
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+def limit_uploads(request) -> ImportSizeLimitHandler:
+    """Puts the size limit in front of the request's upload handlers (before the body is read)."""
+    handler = ImportSizeLimitHandler(request)
+    request.upload_handlers = [handler, *request.upload_handlers]
+    return handler
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="JSONL, CSV, JSON, Parquet or a Label Studio export.")
+    format = forms.ChoiceField(choices=IMPORT_FORMATS, required=False, label="Format")
+    text_field = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Text field",
+        widget=forms.TextInput(attrs={"placeholder": "text"}),
+        help_text="The field or column holding the text to label.",
+    )
+    id_field = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Id field",
+        widget=forms.TextInput(attrs={"placeholder": "id"}),
+        help_text="Rows without an id get one made from their text and line.",
+    )
+    default_source = forms.CharField(
+        max_length=32,
+        required=False,
+        help_text="Source for rows that name none (for example: production, vendor).",
+    )
+    skip_invalid = forms.BooleanField(
+        required=False,
+        label="Skip invalid rows",
+        help_text="Import the good rows and report the others. Off: any problem imports nothing.",
+    )
+    skip_duplicates = forms.BooleanField(
+        required=False,
+        label="Skip exact duplicates",
+        help_text="Leave out rows whose text is already in the project or earlier in the file.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Lets the page refuse an oversized file before sending it (static/js/concord.js).
+        limit = import_limit()
+        self.fields["file"].widget.attrs.update(
+            {"data-max-bytes": str(limit), "data-too-big": too_big_message(limit)}
+        )
+
+    def options(self) -> dict:
+        """The options of `import_start`."""
+        data = self.cleaned_data
+        mapping = {
+            "text": data["text_field"].strip(),
+            "id": data["id_field"].strip(),
+            "default_source": data["default_source"].strip(),
+        }
+        return {
+            "format": data["format"],
+            "mapping": {key: value for key, value in mapping.items() if value},
+            "skip_invalid": data["skip_invalid"],
+            "skip_duplicates": data["skip_duplicates"],
+        }
+
+
+EXPORT_FORMATS = [
+    ("jsonl", "JSON Lines (.jsonl)"),
+    ("csv", "CSV (.csv)"),
+    ("parquet", "Parquet (.parquet), as a job only"),
+]
+EXPORT_MODES = [
+    ("final", "One row per item, with its annotations, final label and agreement"),
+    ("annotations", "One row per annotation, with its annotator"),
+]
+STREAMABLE_FORMATS = ("jsonl", "csv")
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(choices=EXPORT_FORMATS, initial="jsonl")
+    mode = forms.ChoiceField(choices=EXPORT_MODES, initial="final", label="Rows")
+    action = forms.ChoiceField(
+        choices=[("download", "Download now"), ("job", "Run as a job")],
+        initial="download",
+        widget=forms.HiddenInput,  # set by the button that was pressed
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "download" and data.get("format") not in STREAMABLE_FORMATS:
+            self.add_error(
+                "format", "Parquet is written as a file: choose Run as a job to make one."
+            )
+        return data

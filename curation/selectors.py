@@ -1,9 +1,9 @@
 """Reads of projects, members and items, scoped by the caller through curation.access."""
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, IntegerField, Min, OuterRef, QuerySet, Subquery, Sum, Window
+from django.db.models.functions import Coalesce, RowNumber
 
-from curation.models import Item, JobRun, Membership, Project
+from curation.models import ACTIVE_JOB_STATUSES, Item, JobRun, Membership, Project
 
 
 def _count_subquery(queryset, field: str = "id"):
@@ -38,3 +38,44 @@ def project_split_counts(*, project: Project) -> dict[str, int]:
 
 def project_jobs(*, project: Project) -> QuerySet[JobRun]:
     return project.job_runs.select_related("created_by")
+
+
+def project_active_import(*, project: Project) -> JobRun | None:
+    return project.job_runs.filter(kind="import", status__in=ACTIVE_JOB_STATUSES).first()
+
+
+def item_duplicate_groups(*, project: Project) -> QuerySet:
+    """Exact duplicates: one row per content hash that more than one of the project's items
+    share, as {"content_hash", "n", "first_id"}, largest groups first. One GROUP BY query, on
+    the (project, content_hash) index."""
+    return (
+        project.items.order_by()
+        .values("content_hash")
+        .annotate(n=Count("id"), first_id=Min("id"))
+        .filter(n__gt=1)
+        .order_by("-n", "first_id")
+    )
+
+
+def item_duplicate_counts(*, project: Project) -> dict[str, int]:
+    """{"groups": hashes shared by several items, "items": the items that share one}."""
+    return item_duplicate_groups(project=project).aggregate(
+        groups=Count("content_hash"), items=Coalesce(Sum("n"), 0)
+    )
+
+
+def items_by_hash(*, project: Project, hashes: list[str], per_hash: int) -> dict[str, list[dict]]:
+    """The first `per_hash` items (by id) of each content hash in `hashes`, as
+    {"external_id", "data"} dicts, in one query."""
+    rank = Window(RowNumber(), partition_by=F("content_hash"), order_by=F("id").asc())
+    rows = (
+        project.items.filter(content_hash__in=hashes)
+        .annotate(rank=rank)
+        .filter(rank__lte=per_hash)
+        .order_by("content_hash", "id")
+        .values("content_hash", "external_id", "data")
+    )
+    grouped: dict[str, list[dict]] = {}
+    for row in rows:
+        grouped.setdefault(row.pop("content_hash"), []).append(row)
+    return grouped

@@ -9,6 +9,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from curation.exporting import FORMATS as EXPORT_FORMATS
+from curation.exporting import MODES as EXPORT_MODES
+from curation.importing.readers import FORMATS as IMPORT_FORMATS
 from curation.models import Item, JobRun, Membership, Project, Role, Split
 from curation.selectors import progress_percent
 
@@ -192,6 +195,92 @@ class JobRunSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+
+
+class JobRunConflictSerializer(serializers.Serializer):
+    """409: the project already has a run of this kind under way (documentation only)."""
+
+    detail = serializers.CharField()
+    job = JobRunSerializer()
+
+
+# --- import and export ------------------------------------------------------------------------
+
+
+def _mapping_field(help_text: str):
+    return serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text=help_text
+    )
+
+
+class ImportCreateSerializer(StrictSerializer):
+    """Multipart form fields of an import; every field but `file` is optional."""
+
+    file = serializers.FileField(help_text="JSONL, CSV, JSON, Parquet or Label Studio JSON.")
+    format = serializers.ChoiceField(
+        choices=["", *IMPORT_FORMATS],
+        required=False,
+        default="",
+        help_text="Leave out to tell it from the file name.",
+    )
+    text_field = _mapping_field("Field holding the text (default: text).")
+    id_field = _mapping_field("Field holding the item id (default: id).")
+    split_field = _mapping_field("Field holding the split (default: split).")
+    source_field = _mapping_field("Field holding the source (default: source).")
+    annotations_field = _mapping_field("Field holding annotations (default: annotations).")
+    prediction_field = _mapping_field("Field holding a model prediction (default: prediction).")
+    data_fields = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=100,
+        help_text="Fields that together make the item's data, instead of one text field.",
+    )
+    metadata_fields = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=100,
+        help_text="Fields kept as metadata (default: every field not used otherwise).",
+    )
+    default_source = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default=""
+    )
+    skip_invalid = serializers.BooleanField(
+        required=False, default=False, help_text="Import the good rows, report the others."
+    )
+    skip_duplicates = serializers.BooleanField(
+        required=False, default=False, help_text="Leave out rows whose text is already there."
+    )
+
+    MAPPING = {
+        "text_field": "text",
+        "id_field": "id",
+        "split_field": "split",
+        "source_field": "source",
+        "annotations_field": "annotations",
+        "prediction_field": "prediction",
+        "data_fields": "data_fields",
+        "metadata_fields": "metadata_fields",
+        "default_source": "default_source",
+    }
+
+    def options(self) -> dict:
+        """The options of `import_start`, from the validated data."""
+        data = self.validated_data
+        mapping = {key: data.get(name) for name, key in self.MAPPING.items()}
+        return {
+            "format": data["format"],
+            "mapping": {key: value for key, value in mapping.items() if value},
+            "skip_invalid": data["skip_invalid"],
+            "skip_duplicates": data["skip_duplicates"],
+        }
+
+
+class ExportCreateSerializer(StrictSerializer):
+    format = serializers.ChoiceField(choices=EXPORT_FORMATS)
+    mode = serializers.ChoiceField(
+        choices=EXPORT_MODES,
+        help_text="final: one record per item; annotations: one record per annotation.",
+    )
 
 
 # --- users ------------------------------------------------------------------------------------

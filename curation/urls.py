@@ -11,6 +11,11 @@ urlpatterns = [
     path("p/<slug:slug>/edit/", views.project_edit, name="project_edit"),
     path("p/<slug:slug>/jobs/", views.job_start, name="job_start"),
     path("p/<slug:slug>/jobs/<int:job_id>/", views.job_status, name="job_status"),
+    path("p/<slug:slug>/jobs/<int:job_id>/errors/", views.job_errors, name="job_errors"),
+    path("p/<slug:slug>/jobs/<int:job_id>/download/", views.job_download, name="job_download"),
+    path("p/<slug:slug>/import/", views.import_items, name="import_items"),
+    path("p/<slug:slug>/export/", views.export_items, name="export_items"),
+    path("p/<slug:slug>/duplicates/", views.duplicates, name="duplicates"),
     path("p/<slug:slug>/members/", views.members, name="members"),
     path(
         "p/<slug:slug>/members/<int:membership_id>/role/",

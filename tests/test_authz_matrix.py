@@ -9,9 +9,12 @@ import json
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
-from curation.models import JobRun
+from curation.exporting.files import export_dir
+from curation.models import JobRun, JobStatus
 from tests.conftest import PERSONAS
 
 # Django's admin has its own staff-only authentication and holds no project data.
@@ -27,6 +30,8 @@ def S(anonymous, outsider, annotator, reviewer, other_lead, lead):  # noqa: N802
 PAGE_MEMBER = S(302, 404, 200, 200, 404, 200)
 PAGE_LEAD_WRITE = S(302, 404, 403, 403, 404, 302)
 API_MEMBER = S(401, 404, 200, 200, 404, 200)
+# A file to upload, as (name, content): sent fresh, as multipart, with each request.
+UPLOAD = ("items.jsonl", b'{"text": "Hello"}\n')
 
 # route name -> [(method, payload, expected status per persona)]
 MATRIX = {
@@ -54,6 +59,22 @@ MATRIX = {
         ("post", {}, PAGE_LEAD_WRITE),
     ],
     "curation:job_status": [("get", None, PAGE_MEMBER)],
+    "curation:job_errors": [("get", None, PAGE_MEMBER)],
+    # Exports carry every annotator's name: reviewers and leads only (job_id: a finished export).
+    "curation:job_download": [("get", None, S(302, 404, 403, 200, 404, 200))],
+    "curation:import_items": [
+        ("get", None, S(302, 404, 403, 403, 404, 200)),
+        ("post", {"file": UPLOAD}, PAGE_LEAD_WRITE),
+    ],
+    "curation:export_items": [
+        ("get", None, S(302, 404, 403, 200, 404, 200)),
+        (
+            "post",
+            {"format": "jsonl", "mode": "final", "action": "job"},
+            S(302, 404, 403, 302, 404, 302),
+        ),
+    ],
+    "curation:duplicates": [("get", None, PAGE_MEMBER)],
     "curation:members": [
         ("get", None, PAGE_MEMBER),
         ("post", {"username": "otto_outsider", "role": "annotator"}, PAGE_LEAD_WRITE),
@@ -92,6 +113,11 @@ MATRIX = {
     ],
     "api:item-detail": [("get", None, API_MEMBER)],
     "api:job-detail": [("get", None, API_MEMBER)],
+    "api:job-download": [("get", None, S(401, 404, 403, 200, 404, 200))],
+    "api:import-create": [("post", {"file": UPLOAD}, S(401, 404, 403, 403, 404, 202))],
+    "api:export-create": [
+        ("post", {"format": "jsonl", "mode": "final"}, S(401, 404, 403, 202, 404, 202))
+    ],
     "api:user-list": [
         ("get", None, S(401, 403, 403, 403, 403, 403)),
         ("post", {"username": "newbie"}, S(401, 403, 403, 403, 403, 403)),
@@ -117,12 +143,26 @@ def test_every_route_has_an_entry():
     assert {name for name, _ in routes()} == set(MATRIX)
 
 
+def job_for(name, project) -> int:
+    """A queued run; for download routes a finished export with its file in place (MEDIA_ROOT
+    is a temporary folder in these tests)."""
+    if not name.endswith("download"):
+        return JobRun.objects.create(project=project, kind="project_stats").pk
+    export_dir().mkdir(parents=True, exist_ok=True)
+    (export_dir() / "matrix.jsonl").write_bytes(b"{}\n")
+    params = {"format": "jsonl", "mode": "final", "stored_name": "matrix.jsonl"}
+    return JobRun.objects.create(
+        project=project, kind="export", status=JobStatus.DONE, finished_at=timezone.now(),
+        params=params,
+    ).pk  # fmt: skip
+
+
 def url_for(name, team):
     project = team.project
     values = {
         "slug": lambda: project.slug,
         "item_id": lambda: project.items.first().pk,
-        "job_id": lambda: JobRun.objects.create(project=project, kind="project_stats").pk,
+        "job_id": lambda: job_for(name, project),
         "membership_id": lambda: project.memberships.get(user=team.annotators[1]).pk,
         "username": lambda: team.annotators[1].username,
     }
@@ -139,15 +179,24 @@ CASES = [
 ]
 
 
+def with_files(payload: dict) -> dict:
+    """The payload with each (name, content) pair as a fresh uploaded file."""
+    return {k: SimpleUploadedFile(*v) if isinstance(v, tuple) else v for k, v in payload.items()}
+
+
 @pytest.mark.parametrize(("name", "method", "payload", "persona", "expected"), CASES)
 def test_route_answers_each_persona_as_declared(
-    client, team, name, method, payload, persona, expected
+    client, team, settings, tmp_path, name, method, payload, persona, expected
 ):
+    settings.MEDIA_ROOT = tmp_path  # uploads and exports land here, not in the data folder
     user = team.persona(persona)
     if user is not None:
         client.force_login(user)
     url = url_for(name, team)
-    if name.startswith("api:") and payload is not None:
+    uploads = isinstance(payload, dict) and any(isinstance(v, tuple) for v in payload.values())
+    if uploads:
+        response = getattr(client, method)(url, with_files(payload))
+    elif name.startswith("api:") and payload is not None:
         response = getattr(client, method)(
             url, json.dumps(payload), content_type="application/json"
         )
@@ -155,7 +204,8 @@ def test_route_answers_each_persona_as_declared(
         response = getattr(client, method)(url, payload)
     else:
         response = getattr(client, method)(url)
-    assert response.status_code == expected, response.content[:300]
+    response.close()  # a download's file is open until its response is closed
+    assert response.status_code == expected, getattr(response, "content", b"")[:300]
 
 
 def test_every_api_view_declares_its_permissions():

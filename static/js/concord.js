@@ -30,6 +30,54 @@
     }
   });
 
+  // An upload over the limit is answered 413 with the form and its message: show it.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 413) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  // A file over the server's limit is refused here, before a byte of it is sent.
+  document.addEventListener(
+    "submit",
+    function (event) {
+      var form = event.target;
+      var input = form.querySelector && form.querySelector("input[type=file][data-max-bytes]");
+      if (!input || !input.files || !input.files.length) {
+        return;
+      }
+      var box = form.querySelector("[data-upload-error]");
+      var limit = Number(input.getAttribute("data-max-bytes"));
+      if (limit && input.files[0].size > limit) {
+        event.preventDefault();
+        event.stopPropagation();
+        if (box) {
+          box.textContent = input.getAttribute("data-too-big") || "The file is too large.";
+          box.hidden = false;
+        }
+        return;
+      }
+      if (box) {
+        box.hidden = true;
+      }
+    },
+    true
+  );
+
+  // Upload progress for forms that carry a meter.
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = event.target;
+    var meter = form.querySelector && form.querySelector("[data-upload-meter]");
+    if (!meter || !event.detail.lengthComputable) {
+      return;
+    }
+    meter.hidden = false;
+    var percent = Math.round((100 * event.detail.loaded) / event.detail.total);
+    meter.querySelector("progress").value = percent;
+    meter.querySelector(".meter-value").textContent = percent < 100 ? percent + "%" : "Starting…";
+  });
+
   // htmx 2 swaps nothing on 4xx and 5xx answers, so say what happened.
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr ? event.detail.xhr.status : 0;

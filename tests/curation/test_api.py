@@ -5,12 +5,15 @@ import json
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.staticfiles import finders
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from curation import api
+from curation.exporting.files import export_dir
 from curation.models import Item, JobRun, Membership, Role
 from tests.conftest import PERSONAS
 from tests.factories import PASSWORD, ItemFactory, MembershipFactory, ProjectFactory, UserFactory
@@ -34,7 +37,8 @@ def url(name: str, **kwargs) -> str:
 
 
 def send(client, method: str, path: str, body=None):
-    return getattr(client, method.lower())(path, body, format="json")
+    uploads = isinstance(body, dict) and any(hasattr(v, "read") for v in body.values())
+    return getattr(client, method.lower())(path, body, format="multipart" if uploads else "json")
 
 
 def errors_of(response) -> dict:
@@ -63,6 +67,18 @@ def _item(team):
 
 def _job(team):
     run = JobRun.objects.create(project=team.project, kind="project_stats")
+    return {"job_id": run.pk}
+
+
+def _finished_export(team):
+    """A done export with its file (the matrix test points MEDIA_ROOT at a temporary folder)."""
+    export_dir().mkdir(parents=True, exist_ok=True)
+    (export_dir() / "matrix.jsonl").write_bytes(b"{}\n")
+    params = {"format": "jsonl", "mode": "final", "stored_name": "matrix.jsonl"}
+    run = JobRun.objects.create(
+        project=team.project, kind="export", status="done", finished_at=timezone.now(),
+        params=params,
+    )  # fmt: skip
     return {"job_id": run.pk}
 
 
@@ -99,6 +115,18 @@ MATRIX = {
     ),
     ("item-detail", "GET"): (_item, None, (401, 404, 200, 200, 404, 200)),
     ("job-detail", "GET"): (_job, None, (401, 404, 200, 200, 404, 200)),
+    # Exports name every annotator: reviewers and leads only.
+    ("job-download", "GET"): (_finished_export, None, (401, 404, 403, 200, 404, 200)),
+    ("import-create", "POST"): (
+        _project,
+        lambda t: {"file": SimpleUploadedFile("items.jsonl", b'{"text": "Hello"}\n')},
+        (401, 404, 403, 403, 404, 202),
+    ),
+    ("export-create", "POST"): (
+        _project,
+        lambda t: {"format": "jsonl", "mode": "final"},
+        (401, 404, 403, 202, 404, 202),
+    ),
     ("user-list", "GET"): (lambda t: {}, None, (401, 403, 403, 403, 403, 403)),
     ("user-list", "POST"): (
         lambda t: {},
@@ -114,13 +142,15 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "method", "persona", "expected"), CASES)
-def test_authorization_matrix(team, api_for, name, method, persona, expected):
+def test_authorization_matrix(team, api_for, settings, tmp_path, name, method, persona, expected):
     """Each persona gets the declared status on every API route and method."""
+    settings.MEDIA_ROOT = tmp_path  # uploads and exports land here, not in the data folder
     kwargs_for, body_for, _ = MATRIX[(name, method)]
     path = url(name, **kwargs_for(team))
     body = body_for(team) if body_for else None
     response = send(api_for(team.persona(persona)), method, path, body)
-    assert response.status_code == expected, response.content
+    response.close()  # a download's file is open until its response is closed
+    assert response.status_code == expected, getattr(response, "content", b"")
     if expected == 404:
         assert response.json() == {"detail": "Not found."}
 
@@ -617,7 +647,10 @@ def test_schema_is_a_valid_openapi_document_with_every_path(team, api_for):
         "/api/projects/{slug}/members/{username}/",
         "/api/projects/{slug}/items/",
         "/api/projects/{slug}/items/{item_id}/",
+        "/api/projects/{slug}/imports/",
+        "/api/projects/{slug}/exports/",
         "/api/jobs/{job_id}/",
+        "/api/jobs/{job_id}/download/",
         "/api/users/",
     } <= set(schema["paths"])
 
