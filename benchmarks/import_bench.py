@@ -94,6 +94,7 @@ def child_copy_indexed(path: str) -> dict:
     import orjson
     from django.db import connection
     from django.utils import timezone
+    from psycopg.types.json import set_json_dumps
 
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_item")
@@ -116,11 +117,11 @@ def child_copy_indexed(path: str) -> dict:
     start = time.perf_counter()
     sql = f"COPY bench_item ({columns}) FROM STDIN (FORMAT BINARY)"
     with connection.cursor() as cursor, open(path, "rb") as fh, cursor.cursor.copy(sql) as copy:
+        set_json_dumps(orjson.dumps, context=cursor.cursor)
         copy.set_types(types)
         for line in fh:
             row = orjson.loads(line)
-            data = orjson.dumps({"text": row["text"]}).decode()
-            copy.write_row((1, row["id"], data, orjson.dumps(row["metadata"]).decode(),
+            copy.write_row((1, row["id"], {"text": row["text"]}, row["metadata"],
                             f"{rows:064x}", "unassigned", row["source"], 0, now))  # fmt: skip
             rows += 1
     seconds = time.perf_counter() - start

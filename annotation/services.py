@@ -1,0 +1,234 @@
+"""Writes of the annotation app: leases ("next item"), submits, skips and releases.
+
+Every change to an item's annotations or leases happens under a lock on the item's row and
+updates its counters (`annotation_count`, `lease_count`, `queue_rank`) in the same transaction,
+so no item ever holds more than `annotators_per_item` annotations plus live leases (ASG-1), and
+"next item" is one index scan with SKIP LOCKED on PostgreSQL (ASG-2). SQLite runs write
+transactions one at a time (IMMEDIATE), which gives the same guarantee.
+"""
+
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Count, Exists, F, OuterRef, Value, When
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
+from django.utils import timezone
+
+from annotation import assignment
+from annotation.models import Annotation, LabelSchema, Lease, SchemaKind, Skip
+from annotation.schemas import value_problems
+from curation.models import Item, Project
+
+
+class Conflict(Exception):
+    """The write cannot be done as asked (HTTP 409): the item is full, or the value is stale."""
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=getattr(settings, "LEASE_SECONDS", 30 * 60))
+
+
+def _set_counts(item: Item, *, annotations: int, leases: int) -> None:
+    """Stores an item's counters and queue rank; the caller holds the item's row lock."""
+    capacity = item.project.annotators_per_item
+    item.annotation_count, item.lease_count = annotations, leases
+    item.queue_rank = assignment.queue_rank(
+        capacity=capacity, annotations=annotations, leases=leases
+    )
+    item.save(update_fields=["annotation_count", "lease_count", "queue_rank"])
+
+
+def leases_reclaim(*, project: Project, now=None) -> int:
+    """Ends expired leases of `project` and gives their items the room back. Returns how many.
+
+    Idempotent: counters are recounted from the lease rows under the items' locks, so two
+    requests reclaiming at once cannot both subtract.
+    """
+    now = now or timezone.now()
+    expired = Lease.objects.filter(project=project, expires_at__lte=now)
+    item_ids = list(expired.values_list("item_id", flat=True).distinct()[:1000])
+    if not item_ids:
+        return 0
+    with transaction.atomic():
+        items = list(Item.objects.select_for_update().select_related("project")
+                     .filter(pk__in=item_ids).order_by("pk"))  # fmt: skip
+        deleted, _ = Lease.objects.filter(item_id__in=item_ids, expires_at__lte=now).delete()
+        live = dict(Lease.objects.filter(item_id__in=item_ids).values_list("item_id")
+                    .annotate(n=Count("id")))  # fmt: skip
+        for item in items:
+            _set_counts(item, annotations=item.annotation_count, leases=live.get(item.pk, 0))
+    return deleted
+
+
+def _presentation(schema: LabelSchema | None) -> dict:
+    if schema is not None and schema.kind == SchemaKind.PREFERENCE:
+        return {"order": random.choice(["AB", "BA"])}  # noqa: S311 - not for security
+    return {}
+
+
+def _open_items(project: Project, annotator):
+    mine = {"item": OuterRef("pk"), "annotator": annotator}
+    return (
+        Item.objects.filter(project=project, queue_rank__gt=0)
+        .filter(
+            ~Exists(Annotation.objects.filter(**mine)),
+            ~Exists(Skip.objects.filter(**mine)),
+            ~Exists(Lease.objects.filter(**mine)),
+        )  # fmt: skip
+        .order_by("queue_rank", "-priority", "id")
+    )
+
+
+def assignment_next(*, project: Project, annotator, now=None) -> Lease | None:
+    """The annotator's current live lease in `project`, else a new lease on the next item with
+    room, else None. Idempotent per annotator (ASG-4). One short transaction."""
+    now = now or timezone.now()
+    held = (Lease.objects.filter(project=project, annotator=annotator, expires_at__gt=now)
+            .select_related("item").order_by("created_at").first())  # fmt: skip
+    if held is not None:
+        return held
+    leases_reclaim(project=project, now=now)
+    schema = LabelSchema.objects.filter(project=project).first()
+    with transaction.atomic():
+        item = (_open_items(project, annotator).select_for_update(skip_locked=True, of=("self",))
+                .first())  # fmt: skip
+        if item is None:
+            return None
+        item.project = project
+        Lease.objects.filter(item=item, annotator=annotator).delete()  # an expired one of ours
+        lease = Lease.objects.create(item=item, annotator=annotator, project=project,
+                                     presentation=_presentation(schema),
+                                     expires_at=now + lease_duration())  # fmt: skip
+        _set_counts(item, annotations=item.annotation_count, leases=item.lease_count + 1)
+    return lease
+
+
+def _validated(project: Project, value) -> dict:
+    schema = LabelSchema.objects.filter(project=project).first()
+    kind, config = (schema.kind, schema.config) if schema else (None, None)
+    problems = value_problems(kind, config, value)
+    if problems:
+        raise ValidationError({f"value.{f}" if f else "value": [m] for f, m in problems})
+    return value
+
+
+def _locked_item(item_id: int) -> Item:
+    return Item.objects.select_for_update().select_related("project").get(pk=item_id)
+
+
+def annotation_submit(*, item: Item, annotator, value, seconds_spent=None, submission_key="",
+                      version=None, now=None) -> tuple[Annotation, bool]:  # fmt: skip
+    """Stores the annotator's value for `item`; returns (annotation, created).
+
+    Replaces their own earlier value (optimistic: a `version` that is not the stored one raises
+    Conflict, ASG-6). A repeated `submission_key` returns the stored annotation (ASG-7). A new
+    annotation needs the annotator's live lease, or room on the item (else Conflict, ASG-5).
+    One transaction under the item's row lock.
+    """
+    value = _validated(item.project, value)
+    now = now or timezone.now()
+    with transaction.atomic():
+        item = _locked_item(item.pk)
+        if submission_key:
+            repeat = Annotation.objects.filter(annotator=annotator, submission_key=submission_key)
+            if (found := repeat.first()) is not None:
+                return found, False
+        existing = Annotation.objects.filter(item=item, annotator=annotator).first()
+        if existing is not None:
+            return _replace(existing, value, seconds_spent, version), False
+        lease = Lease.objects.filter(item=item, annotator=annotator).first()
+        leases = item.lease_count - (1 if lease else 0)
+        holds = lease is not None and assignment.lease_is_live(lease.expires_at, now)
+        capacity = item.project.annotators_per_item
+        counts = {"annotations": item.annotation_count, "leases": leases}
+        if not assignment.may_submit(capacity=capacity, holds_live_lease=holds, **counts):
+            raise Conflict("This item already has all the annotations it needs; your lease had "
+                           "expired. Your answer was not saved; take the next item.")  # fmt: skip
+        annotation = Annotation.objects.create(
+            item=item, annotator=annotator, value=value, seconds_spent=seconds_spent,
+            submission_key=submission_key, presentation=lease.presentation if lease else {},
+        )  # fmt: skip
+        if lease is not None:
+            lease.delete()
+        _set_counts(item, annotations=item.annotation_count + 1, leases=leases)
+    return annotation, True
+
+
+def _replace(annotation: Annotation, value, seconds_spent, version) -> Annotation:
+    if version is not None and int(version) != annotation.version:
+        raise Conflict(f"Your annotation changed elsewhere (version {annotation.version}, you "
+                       f"sent {version}); reload it before saving.")  # fmt: skip
+    annotation.value = value
+    if seconds_spent is not None:
+        annotation.seconds_spent = (annotation.seconds_spent or 0) + seconds_spent
+    annotation.version += 1
+    annotation.save(update_fields=["value", "seconds_spent", "version", "updated_at"])
+    return annotation
+
+
+def _drop_lease(item: Item, annotator) -> None:
+    """Deletes the annotator's lease on the locked `item` and gives its room back."""
+    if Lease.objects.filter(item=item, annotator=annotator).delete()[0]:
+        _set_counts(item, annotations=item.annotation_count, leases=max(0, item.lease_count - 1))
+
+
+def item_skip(*, item: Item, annotator, reason: str = "") -> Skip:
+    """Records that the annotator passes on `item` (never offered to them again) and releases
+    their lease. Idempotent. One transaction under the item's row lock."""
+    with transaction.atomic():
+        item = _locked_item(item.pk)
+        try:
+            with transaction.atomic():
+                skip, _ = Skip.objects.get_or_create(item=item, annotator=annotator,
+                                                     defaults={"reason": reason[:500]})  # fmt: skip
+        except IntegrityError:
+            skip = Skip.objects.get(item=item, annotator=annotator)
+        _drop_lease(item, annotator)
+    return skip
+
+
+def lease_release(*, item: Item, annotator) -> None:
+    """Gives back the annotator's lease on `item`, if any. Idempotent."""
+    with transaction.atomic():
+        _drop_lease(_locked_item(item.pk), annotator)
+
+
+def leases_release_member(*, project: Project, user) -> int:
+    """Releases every lease `user` holds in `project` (they left it, AUTHZ-8)."""
+    item_ids = list(Lease.objects.filter(project=project, annotator=user)
+                    .values_list("item_id", flat=True))  # fmt: skip
+    for item_id in item_ids:
+        lease_release(item=Item(pk=item_id), annotator=user)
+    return len(item_ids)
+
+
+def items_recount(*, item_ids) -> None:
+    """Recounts annotations and leases of the given items from their rows (after bulk writes
+    such as an import). Run inside the writer's transaction."""
+    ids = list(item_ids)
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        items = list(Item.objects.select_for_update().select_related("project")
+                     .filter(pk__in=chunk).order_by("pk"))  # fmt: skip
+        notes = dict(Annotation.objects.filter(item_id__in=chunk).values_list("item_id")
+                     .annotate(n=Count("id")))  # fmt: skip
+        live = dict(Lease.objects.filter(item_id__in=chunk).values_list("item_id")
+                    .annotate(n=Count("id")))  # fmt: skip
+        for item in items:
+            _set_counts(item, annotations=notes.get(item.pk, 0), leases=live.get(item.pk, 0))
+
+
+def project_requeue(*, project: Project) -> None:
+    """Recomputes every item's queue rank after `annotators_per_item` changed. One UPDATE."""
+    used = F("annotation_count") + F("lease_count")
+    capacity = project.annotators_per_item
+    Item.objects.filter(project=project).update(
+        queue_rank=Case(
+            When(GreaterThanOrEqual(used, capacity), then=Value(assignment.FULL)),
+            When(GreaterThan(used, 0), then=Value(assignment.STARTED)),
+            default=Value(assignment.NEW),
+        )
+    )
