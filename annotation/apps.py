@@ -6,6 +6,7 @@ class AnnotationConfig(AppConfig):
     verbose_name = "Annotation"
 
     def ready(self):
+        from annotation import signals  # noqa: F401  (connects the receivers)
         from annotation.exporting import enricher
         from annotation.importing import extension
         from curation.extensions import register_export_enricher, register_import_extension

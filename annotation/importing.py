@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from annotation.models import Annotation, LabelSchema
 from annotation.schemas import value_problems
+from annotation.services import items_recount
 from curation.extensions import ImportExtension, Problem
 from curation.models import Membership, Role
 
@@ -104,6 +105,7 @@ class AnnotationImport:
         ]
         Annotation.objects.bulk_create(annotations, batch_size=1000)
         self.count += len(annotations)
+        items_recount(project=self.project, item_ids=[item_id for item_id, _ in rows])
 
     def summary(self) -> dict:
         return {

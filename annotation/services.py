@@ -13,7 +13,18 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, Exists, F, OuterRef, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
 from django.utils import timezone
 
@@ -205,27 +216,32 @@ def leases_release_member(*, project: Project, user) -> int:
     return len(item_ids)
 
 
-def items_recount(*, item_ids) -> None:
-    """Recounts annotations and leases of the given items from their rows (after bulk writes
-    such as an import). Run inside the writer's transaction."""
-    ids = list(item_ids)
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        items = list(Item.objects.select_for_update().select_related("project")
-                     .filter(pk__in=chunk).order_by("pk"))  # fmt: skip
-        notes = dict(Annotation.objects.filter(item_id__in=chunk).values_list("item_id")
-                     .annotate(n=Count("id")))  # fmt: skip
-        live = dict(Lease.objects.filter(item_id__in=chunk).values_list("item_id")
-                    .annotate(n=Count("id")))  # fmt: skip
-        for item in items:
-            _set_counts(item, annotations=notes.get(item.pk, 0), leases=live.get(item.pk, 0))
+def _count_of(model, field: str = "item"):
+    rows = model.objects.filter(**{field: OuterRef("pk")}).order_by()
+    counted = rows.values(field).annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def project_requeue(*, project: Project) -> None:
-    """Recomputes every item's queue rank after `annotators_per_item` changed. One UPDATE."""
+def items_recount(*, project: Project, item_ids=None) -> None:
+    """Recounts annotations and leases of the project's items (all, or `item_ids`) from their
+    rows, set-based, then their queue ranks: after bulk writes such as an import or the demo.
+    Run inside the writer's transaction."""
+    items = Item.objects.filter(project=project)
+    chunks = [None] if item_ids is None else [item_ids[i : i + 5000]
+                                                for i in range(0, len(item_ids), 5000)]  # fmt: skip
+    for chunk in chunks:
+        selected = items if chunk is None else items.filter(pk__in=chunk)
+        selected.update(annotation_count=_count_of(Annotation), lease_count=_count_of(Lease))
+        project_requeue(project=project, items=selected)
+
+
+def project_requeue(*, project: Project, items=None) -> None:
+    """Recomputes queue ranks (all the project's items, or `items`), e.g. after
+    `annotators_per_item` changed. One UPDATE."""
     used = F("annotation_count") + F("lease_count")
     capacity = project.annotators_per_item
-    Item.objects.filter(project=project).update(
+    items = Item.objects.filter(project=project) if items is None else items
+    items.update(
         queue_rank=Case(
             When(GreaterThanOrEqual(used, capacity), then=Value(assignment.FULL)),
             When(GreaterThan(used, 0), then=Value(assignment.STARTED)),

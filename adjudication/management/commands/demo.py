@@ -10,6 +10,7 @@ from django.db import transaction
 
 from adjudication.demo_data import GUIDELINES, LABELS, demo_label, demo_messages
 from annotation.models import Annotation, LabelSchema, SchemaKind
+from annotation.services import items_recount
 from curation.hashing import content_hash
 from curation.models import Item, Membership, Project, Role
 
@@ -101,6 +102,7 @@ class Command(BaseCommand):
                         )
                     )
         Annotation.objects.bulk_create(annotations)
+        items_recount(project=project)
 
     def _print(self, project, passwords, created):
         verb = "Created" if created else "Refreshed"
