@@ -8,6 +8,8 @@ may or may not appear, and no transaction is held open while a browser downloads
 
 import gc
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -162,6 +164,41 @@ def export_records(
         yield records
         if len(rows) < chunk_size:
             return  # a short chunk is the last one: no query to find nothing more
+
+
+def prefetched(chunks: Iterator[list[dict]], depth: int = 2) -> Iterator[list[dict]]:
+    """The same chunks, built on a background thread (with its own database connection) while
+    the caller writes the previous ones: the queries' waits overlap the writing."""
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                handoff.put(chunk)
+            handoff.put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            handoff.put(exc)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=produce, name="export-prefetch", daemon=True)
+    worker.start()
+    try:
+        while (item := handoff.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                handoff.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
 
 
 def export_stream(project: Project, fmt: str, mode: str) -> Iterator[bytes]:
