@@ -139,3 +139,33 @@ def test_a_real_worker_picks_up_the_job_through_the_broker(celery_worker_thread)
         time.sleep(0.1)
     assert run.status == JobStatus.DONE
     assert run.counts == {"items": 4, "split_train": 4}
+
+
+@pytest.mark.broker
+@pytest.mark.django_db(transaction=True)
+def test_an_import_and_an_export_run_on_a_real_worker(celery_worker_thread, settings, tmp_path):
+    from curation.exporting import export_file, export_start
+    from curation.importing.files import import_start
+    from tests.factories import ProjectFactory
+
+    settings.MEDIA_ROOT = tmp_path
+    project = ProjectFactory()
+    lines = b"".join(b'{"id": "r%d", "text": "row %d"}\n' % (i, i) for i in range(50))
+    source = tmp_path / "rows.jsonl"
+    source.write_bytes(lines)
+    run = wait_for(import_start(project=project, user=None, source=source, filename="rows.jsonl",
+                                options={}))  # fmt: skip
+    assert (run.status, run.counts["items_created"]) == (JobStatus.DONE, 50)
+    run = wait_for(export_start(project=project, user=None, fmt="jsonl", mode="final"))
+    assert run.status == JobStatus.DONE
+    assert len(export_file(run).read_bytes().splitlines()) == 50
+
+
+def wait_for(run: JobRun, seconds: float = 30) -> JobRun:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if not run.is_active:
+            return run
+        time.sleep(0.1)
+    return run
