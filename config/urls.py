@@ -27,5 +27,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("api/", include("config.api_urls")),
+    path("", include("annotation.urls")),
     path("", include("curation.urls")),
 ]

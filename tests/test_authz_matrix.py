@@ -157,6 +157,16 @@ def job_for(name, project) -> int:
     ).pk  # fmt: skip
 
 
+def annotation_for(team) -> int:
+    """An annotation by the annotator persona on the project's first item."""
+    from annotation.models import Annotation
+
+    item = team.project.items.first()
+    value = {"label": "x"}
+    return Annotation.objects.get_or_create(item=item, annotator=team.annotator,
+                                            defaults={"value": value})[0].pk  # fmt: skip
+
+
 def url_for(name, team):
     project = team.project
     values = {
@@ -165,10 +175,18 @@ def url_for(name, team):
         "job_id": lambda: job_for(name, project),
         "membership_id": lambda: project.memberships.get(user=team.annotators[1]).pk,
         "username": lambda: team.annotators[1].username,
+        "annotation_id": lambda: annotation_for(team),
     }
     route = dict(routes())[name]
     kwargs = {key: values[key]() for key in re.findall(r"<(?:\w+:)?(\w+)>", route)}
     return reverse(name, kwargs=kwargs)
+
+
+from tests.authz_routes import annotation_api, annotation_labeling, annotation_schema  # noqa: E402
+
+for _module in (annotation_schema, annotation_labeling, annotation_api):
+    assert not set(_module.ROUTES) & set(MATRIX), f"{_module.__name__} repeats a route"
+    MATRIX.update(_module.ROUTES)
 
 
 CASES = [
