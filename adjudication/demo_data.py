@@ -124,3 +124,81 @@ def demo_label(message: dict, annotator_skill: float, rng: random.Random) -> str
     if rng.random() < annotator_skill:
         return message["intent"]
     return rng.choice([label["value"] for label in LABELS])
+
+
+# Small projects so that a newcomer can try every kind of label.
+EXTRA_PROJECTS = [
+    {
+        "slug": "support-topics-demo",
+        "name": "Support topics (demo, multiple choice)",
+        "kind": "multiple_choice",
+        "config": {"labels": [
+            {"value": "refund", "text": "Refund", "hotkey": "r", "color": "#2563eb"},
+            {"value": "delivery", "text": "Delivery", "hotkey": "d", "color": "#059669"},
+            {"value": "bug", "text": "Bug", "hotkey": "b", "color": "#dc2626"},
+            {"value": "login", "text": "Login", "hotkey": "l", "color": "#7c3aed"},
+            {"value": "praise", "text": "Praise", "hotkey": "p", "color": "#d97706"},
+        ]},
+        "guidelines": "Tick **every** topic the message mentions.",
+    },
+    {
+        "slug": "support-entities-demo",
+        "name": "Support entities (demo, spans)",
+        "kind": "spans",
+        "config": {"allow_overlap": False, "labels": [
+            {"value": "PRODUCT", "text": "Product", "hotkey": "p", "color": "#2563eb"},
+            {"value": "MONEY", "text": "Amount", "hotkey": "m", "color": "#059669"},
+            {"value": "PLACE", "text": "Place", "hotkey": "l", "color": "#d97706"},
+            {"value": "DEVICE", "text": "Device", "hotkey": "d", "color": "#7c3aed"},
+        ]},
+        "guidelines": "Select each product, amount of money, place and device, then press its key.",
+    },
+    {
+        "slug": "reply-preference-demo",
+        "name": "Reply preference (demo, pairwise)",
+        "kind": "preference",
+        "config": {"allow_tie": True, "reason": "optional"},
+        "guidelines": "Which reply would you rather send to the customer? Ties are fine.",
+    },
+    {
+        "slug": "reply-quality-demo",
+        "name": "Reply quality (demo, rating)",
+        "kind": "rating",
+        "config": {"scale": [
+            {"value": 1, "text": "Harmful", "hotkey": "1"},
+            {"value": 2, "text": "Poor", "hotkey": "2"},
+            {"value": 3, "text": "Acceptable", "hotkey": "3"},
+            {"value": 4, "text": "Good", "hotkey": "4"},
+            {"value": 5, "text": "Excellent", "hotkey": "5"},
+        ]},
+        "guidelines": "Rate how well the reply answers the customer.",
+    },
+]  # fmt: skip
+
+_REPLIES = [
+    ("Sorry about that! I've refunded the duplicate charge; you'll see it in 3-5 days.",
+     "Please check your bank statement."),
+    ("I've sent a replacement by express post; here is the tracking link.",
+     "Parcels sometimes take longer. Wait another week."),
+    ("Try signing out and in again. If that fails, reply here and I'll reset your access.",
+     "We cannot help with login problems."),
+    ("Thanks so much for the kind words, I'll pass them on to the team!",
+     "Noted."),
+]  # fmt: skip
+
+
+def extra_items(kind: str, count: int = 20, seed: int = 5) -> list[dict]:
+    """Item data for the small demo projects: messages, or a message with two replies."""
+    rng = random.Random(seed)
+    messages = demo_messages(count, seed=seed)
+    if kind not in ("preference", "rating"):
+        return [{"text": m["text"]} for m in messages]
+    items = []
+    for m in messages:
+        good, bad = rng.choice(_REPLIES)
+        if kind == "rating":
+            items.append({"text": f"Customer: {m['text']}\n\nReply: {rng.choice([good, bad])}"})
+        else:
+            a, b = (good, bad) if rng.random() < 0.5 else (bad, good)
+            items.append({"prompt": m["text"], "response_a": a, "response_b": b})
+    return items

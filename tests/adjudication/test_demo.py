@@ -46,9 +46,21 @@ def test_running_the_demo_twice_adds_nothing_and_prints_fresh_passwords(db):
     first = printed_passwords(run_demo())
     second_output = run_demo()
     assert "Refreshed" in second_output
-    assert Project.objects.count() == 1
-    assert Item.objects.count() == 300
+    assert Project.objects.count() == 5
+    assert Item.objects.count() == 300 + 4 * 20
     assert Annotation.objects.count() == 360
     second = printed_passwords(second_output)
     assert authenticate(username="lena", password=second["lena"]) is not None
     assert authenticate(username="lena", password=first["lena"]) is None
+
+
+def test_demo_has_a_project_for_every_kind_of_label(db):
+    run_demo()
+    kinds = dict(LabelSchema.objects.values_list("project__slug", "kind"))
+    assert sorted(kinds.values()) == sorted(
+        ["single_choice", "multiple_choice", "spans", "preference", "rating"]
+    )
+    preference = Item.objects.filter(project__slug="reply-preference-demo").first()
+    assert set(preference.data) == {"prompt", "response_a", "response_b"}
+    for slug in kinds:
+        assert Membership.objects.filter(project__slug=slug).count() == 5

@@ -8,7 +8,14 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from adjudication.demo_data import GUIDELINES, LABELS, demo_label, demo_messages
+from adjudication.demo_data import (
+    EXTRA_PROJECTS,
+    GUIDELINES,
+    LABELS,
+    demo_label,
+    demo_messages,
+    extra_items,
+)
 from annotation.models import Annotation, LabelSchema, SchemaKind
 from annotation.services import items_recount
 from curation.hashing import content_hash
@@ -69,7 +76,29 @@ class Command(BaseCommand):
             )
         if created:
             self._seed(project, users, items, annotated)
+        for extra in EXTRA_PROJECTS:
+            self._extra(extra, users, lead)
         self._print(project, passwords, created)
+
+    def _extra(self, spec: dict, users: dict, lead) -> None:
+        """A small project of another label kind, so every kind can be tried."""
+        project, created = Project.objects.get_or_create(
+            slug=spec["slug"],
+            defaults={"name": spec["name"], "guidelines": spec["guidelines"],
+                      "annotators_per_item": 3, "created_by": lead},
+        )  # fmt: skip
+        for username, _first, _last, role, _skill in TEAM:
+            Membership.objects.update_or_create(
+                project=project, user=users[username], defaults={"role": role}
+            )
+        if not created:
+            return
+        LabelSchema.objects.create(project=project, kind=spec["kind"], config=spec["config"])
+        Item.objects.bulk_create(
+            Item(project=project, external_id=f"{spec['kind']}-{i:03d}", data=data,
+                 content_hash=content_hash(data), source="production")
+            for i, data in enumerate(extra_items(spec["kind"]), start=1)
+        )  # fmt: skip
 
     def _seed(self, project, users, n_items, n_annotated):
         LabelSchema.objects.create(
