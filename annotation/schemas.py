@@ -36,8 +36,9 @@ SETTINGS = {
 }
 ENTRY_KEYS = ("value", "text", "hotkey", "color", "description")
 # Keys the labeling page keeps for itself: submit, skip, undo, help, clear.
-RESERVED_HOTKEYS = frozenset({"Enter", "s", "S", "z", "Z", "?", "Backspace"})
-KEPT = "Enter submits, s skips, z undoes, ? shows help and Backspace clears."
+RESERVED_HOTKEYS = frozenset({"Enter", "s", "S", "z", "Z", "g", "G", "?", "Backspace"})
+KEPT = ("Enter submits, s skips, z and Backspace go back to the previous item, g shows the "
+        "guidelines and ? shows help.")  # fmt: skip
 REASON_MODES = ("optional", "required", "off")
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 MAX_LABELS, MAX_POINTS = 200, 101
