@@ -20,6 +20,7 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Q,
     Subquery,
     Value,
     When,
@@ -31,7 +32,7 @@ from django.utils import timezone
 from annotation import assignment
 from annotation.models import Annotation, LabelSchema, Lease, SchemaKind, Skip
 from annotation.schemas import value_problems
-from curation.models import Item, Project
+from curation.models import Item, Membership, Project
 
 
 class Conflict(Exception):
@@ -64,7 +65,7 @@ def leases_reclaim(*, project: Project, now=None) -> int:
     if not item_ids:
         return 0
     with transaction.atomic():
-        items = list(Item.objects.select_for_update().select_related("project")
+        items = list(Item.objects.select_for_update(of=("self",)).select_related("project")
                      .filter(pk__in=item_ids).order_by("pk"))  # fmt: skip
         deleted, _ = Lease.objects.filter(item_id__in=item_ids, expires_at__lte=now).delete()
         live = dict(Lease.objects.filter(item_id__in=item_ids).values_list("item_id")
@@ -95,21 +96,25 @@ def _open_items(project: Project, annotator):
 
 def assignment_next(*, project: Project, annotator, now=None) -> Lease | None:
     """The annotator's current live lease in `project`, else a new lease on the next item with
-    room, else None. Idempotent per annotator (ASG-4). One short transaction."""
+    room, else None. Idempotent per annotator (ASG-4), also for two calls at once. One short
+    transaction, after ending the project's expired leases."""
     now = now or timezone.now()
-    held = (Lease.objects.filter(project=project, annotator=annotator, expires_at__gt=now)
-            .select_related("item").order_by("created_at").first())  # fmt: skip
-    if held is not None:
-        return held
     leases_reclaim(project=project, now=now)
-    schema = LabelSchema.objects.filter(project=project).first()
     with transaction.atomic():
+        # One call at a time per member: a second tab or a retry racing this one waits here,
+        # then finds the lease this one made instead of taking a second item.
+        mine = Membership.objects.filter(project=project, user=annotator).order_by()
+        list(mine.select_for_update(of=("self",)).values_list("pk"))
+        held = (Lease.objects.filter(project=project, annotator=annotator, expires_at__gt=now)
+                .select_related("item").order_by("created_at").first())  # fmt: skip
+        if held is not None:
+            return held
         item = (_open_items(project, annotator).select_for_update(skip_locked=True, of=("self",))
                 .first())  # fmt: skip
         if item is None:
             return None
         item.project = project
-        Lease.objects.filter(item=item, annotator=annotator).delete()  # an expired one of ours
+        schema = LabelSchema.objects.filter(project=project).first()
         lease = Lease.objects.create(item=item, annotator=annotator, project=project,
                                      presentation=_presentation(schema),
                                      expires_at=now + lease_duration())  # fmt: skip
@@ -117,17 +122,19 @@ def assignment_next(*, project: Project, annotator, now=None) -> Lease | None:
     return lease
 
 
-def _validated(project: Project, value) -> dict:
-    schema = LabelSchema.objects.filter(project=project).first()
+def _validated(item: Item, value) -> dict:
+    schema = LabelSchema.objects.filter(project=item.project).first()
     kind, config = (schema.kind, schema.config) if schema else (None, None)
-    problems = value_problems(kind, config, value)
+    problems = value_problems(kind, config, value, data=item.data)
     if problems:
         raise ValidationError({f"value.{f}" if f else "value": [m] for f, m in problems})
     return value
 
 
 def _locked_item(item_id: int) -> Item:
-    return Item.objects.select_for_update().select_related("project").get(pk=item_id)
+    # The item's row only: without `of`, the join would lock the project's row too, and every
+    # write in the project would wait for the one before it.
+    return Item.objects.select_for_update(of=("self",)).select_related("project").get(pk=item_id)
 
 
 def annotation_submit(*, item: Item, annotator, value, seconds_spent=None, submission_key="",
@@ -139,17 +146,18 @@ def annotation_submit(*, item: Item, annotator, value, seconds_spent=None, submi
     annotation needs the annotator's live lease, or room on the item (else Conflict, ASG-5).
     One transaction under the item's row lock.
     """
-    value = _validated(item.project, value)
+    value = _validated(item, value)
     now = now or timezone.now()
     with transaction.atomic():
         item = _locked_item(item.pk)
-        if submission_key:
-            repeat = Annotation.objects.filter(annotator=annotator, submission_key=submission_key)
-            if (found := repeat.first()) is not None:
-                return found, False
-        existing = Annotation.objects.filter(item=item, annotator=annotator).first()
+        existing, repeat = _own_annotations(item, annotator, submission_key)
+        if repeat is not None:
+            if repeat.item_id != item.pk:
+                raise Conflict(f"This submission_key was already used for item {repeat.item_id}; "
+                               "send a new key with each answer.")  # fmt: skip
+            return repeat, False
         if existing is not None:
-            return _replace(existing, value, seconds_spent, version), False
+            return _replace(existing, value, seconds_spent, version, submission_key), False
         lease = Lease.objects.filter(item=item, annotator=annotator).first()
         leases = item.lease_count - (1 if lease else 0)
         holds = lease is not None and assignment.lease_is_live(lease.expires_at, now)
@@ -168,7 +176,20 @@ def annotation_submit(*, item: Item, annotator, value, seconds_spent=None, submi
     return annotation, True
 
 
-def _replace(annotation: Annotation, value, seconds_spent, version) -> Annotation:
+def _own_annotations(item: Item, annotator, submission_key: str):
+    """(the annotator's annotation of `item`, their annotation sent with `submission_key`),
+    each None when absent: one query."""
+    mine = Q(item=item) | Q(submission_key=submission_key) if submission_key else Q(item=item)
+    existing = repeat = None
+    for annotation in Annotation.objects.filter(mine, annotator=annotator):
+        if submission_key and annotation.submission_key == submission_key:
+            repeat = annotation
+        if annotation.item_id == item.pk:
+            existing = annotation
+    return existing, repeat
+
+
+def _replace(annotation: Annotation, value, seconds_spent, version, key) -> Annotation:
     if version is not None and int(version) != annotation.version:
         raise Conflict(f"Your annotation changed elsewhere (version {annotation.version}, you "
                        f"sent {version}); reload it before saving.")  # fmt: skip
@@ -176,7 +197,11 @@ def _replace(annotation: Annotation, value, seconds_spent, version) -> Annotatio
     if seconds_spent is not None:
         annotation.seconds_spent = (annotation.seconds_spent or 0) + seconds_spent
     annotation.version += 1
-    annotation.save(update_fields=["value", "seconds_spent", "version", "updated_at"])
+    # Keeping the key makes a retried replacement a repeat, not a stale version (ASG-7).
+    annotation.submission_key = key or annotation.submission_key
+    annotation.save(
+        update_fields=["value", "seconds_spent", "version", "submission_key", "updated_at"]
+    )
     return annotation
 
 

@@ -82,6 +82,10 @@ def _finished_export(team):
     return {"job_id": run.pk}
 
 
+def _item_id(team):
+    return {"item_id": team.project.items.first().pk}
+
+
 def _new_member(team):
     return {"username": UserFactory(username="nina_new").username, "role": Role.ANNOTATOR}
 
@@ -133,6 +137,15 @@ MATRIX = {
         lambda t: {"username": "newbie"},
         (401, 403, 403, 403, 403, 403),
     ),
+    # Labeling (annotation.api): any member labels, the lead too.
+    ("assignment-next", "POST"): (_project, lambda t: {}, (401, 404, 200, 200, 404, 200)),
+    ("annotation-list", "GET"): (_item_id, None, (401, 404, 200, 200, 404, 200)),
+    ("annotation-list", "POST"): (
+        _item_id,
+        lambda t: {"value": {"label": "billing"}},
+        (401, 404, 201, 201, 404, 201),
+    ),
+    ("item-skip", "POST"): (_item_id, lambda t: {}, (401, 404, 200, 200, 404, 200)),
 }
 CASES = [
     pytest.param(name, method, persona, statuses[i], id=f"{name}-{method}-{persona}")

@@ -1,0 +1,195 @@
+"""The labeling API for machine clients: next item, submit, skip, and an item's annotations.
+
+Projects are reached through `HasProjectRole` and items by id through `HasItemRole`
+(annotation.access), so a non-member gets 404 and a member below the needed role 403 (AUTHZ-1/2).
+Annotators see only their own annotations; reviewers and leads see everyone's, with names
+(AUTHZ-7). Nothing sent to an annotator counts or shows other annotators' answers.
+"""
+
+import math
+
+from django.core.cache import cache
+from django.db.models import Count, Q
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.response import Response
+
+from annotation import serializers as s
+from annotation.access import item_for_member
+from annotation.models import Annotation
+from annotation.selectors import items_open_to, work_held_by_others
+from annotation.services import Conflict, annotation_submit, assignment_next, item_skip
+from curation.access import has_role
+from curation.api import ERRORS, ConcordApi
+from curation.models import Role
+from curation.permissions import HasProjectRole
+from curation.serializers import ErrorSerializer
+
+CONFLICT = {409: ErrorSerializer}
+# The order "next item" hands items out in (the item_queue index): counting along it stops early.
+QUEUE_ORDER = ("queue_rank", "-priority", "id")
+
+
+class HasItemRole(BasePermission):
+    """Reaches the item named by the URL's `item_id` through `item_for_member` (AUTHZ-1): 404
+    for non-members of its project, 403 below the role the view's `item_roles` names for the
+    method. Keeps the item on `view.item` and its project on `view.project`."""
+
+    def has_permission(self, request, view):
+        method = "GET" if request.method in SAFE_METHODS else request.method
+        role = view.item_roles.get(method, Role.ANNOTATOR)
+        view.item = item_for_member(user=request.user, item_id=view.kwargs["item_id"], role=role)
+        view.project = view.item.project
+        return True
+
+
+class ConflictError(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+LEFT_COUNTED_UP_TO = 1000
+DONE_SNAPSHOT_SECONDS = 10 * 60
+
+
+def _progress(*, project, annotator, now) -> dict:
+    """The annotator's own counts in `project` (never anyone else's, AUTHZ-7), in two queries
+    whose cost does not grow with the project.
+
+    Counting every item still open to them would read all the project's open items (80 ms at
+    100,000 items), so `left` stops at LEFT_COUNTED_UP_TO and `left_capped` says there are more.
+    Counting all their annotations would read each one (25 ms at 5,000), so `done` and
+    `done_today` are such counts, cached for ten minutes, plus the annotations made since.
+    """
+    key = f"labeling-done:{project.pk}:{annotator.pk}"
+    mine = Annotation.objects.filter(annotator=annotator, item__project=project)
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    snapshot = cache.get(key)
+    if snapshot is None or snapshot[0] < today:  # none yet, or taken before midnight
+        counts = mine.filter(created_at__lte=now).aggregate(
+            done=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
+        )
+        snapshot = (now, counts["done"], counts["today"])
+        cache.set(key, snapshot, DONE_SNAPSHOT_SECONDS)
+    taken_at, done, done_today = snapshot
+    since = mine.filter(created_at__gt=taken_at).count()
+    queue = items_open_to(project=project, annotator=annotator).order_by(*QUEUE_ORDER)
+    left = 1 + queue[:LEFT_COUNTED_UP_TO].count()  # the item they hold, and the others
+    return {
+        "done_today": done_today + since,
+        "done": done + since,
+        "left": min(left, LEFT_COUNTED_UP_TO),
+        "left_capped": left > LEFT_COUNTED_UP_TO,
+    }
+
+
+def _seconds_until_room(*, project, annotator, now) -> int | None:
+    """Seconds until the first live lease of someone else, on an item the annotator could then
+    take, runs out; None when there is none (the queue is empty for them, ASG-9)."""
+    soonest = work_held_by_others(project=project, annotator=annotator, now=now).soonest
+    if soonest is None:
+        return None
+    return max(1, math.ceil((soonest - now).total_seconds()))
+
+
+class AssignmentNextApi(ConcordApi):
+    """Lease the next item to label: any member. The same lease again while it is live."""
+
+    permission_classes = [IsAuthenticated, HasProjectRole]
+    project_roles = {"POST": Role.ANNOTATOR}
+    serializer_class = s.NextSerializer
+
+    @extend_schema(
+        summary="Lease the next item to label",
+        description=(
+            "200 with the item, your lease and your progress; calling again returns the same "
+            "lease while it is live. 204 when nothing is left for you; with a `Retry-After` "
+            "header (seconds) when items are leased by others and may come back."
+        ),
+        request=None,
+        responses={
+            200: s.NextSerializer,
+            204: OpenApiResponse(description="Nothing left for you (see Retry-After)."),
+            **ERRORS,
+        },
+    )
+    def post(self, request, slug):
+        now = timezone.now()
+        lease = assignment_next(project=self.project, annotator=request.user, now=now)
+        if lease is None:
+            wait = _seconds_until_room(project=self.project, annotator=request.user, now=now)
+            headers = {"Retry-After": str(wait)} if wait is not None else None
+            return Response(status=status.HTTP_204_NO_CONTENT, headers=headers)
+        body = {
+            "item": s.LabelingItemSerializer(lease.item).data,
+            "lease": s.LeaseSerializer(lease).data,
+            "progress": _progress(project=self.project, annotator=request.user, now=now),
+        }
+        return Response(body)
+
+
+class AnnotationListCreateApi(ConcordApi):
+    """List: your own annotation of the item (annotators), everyone's (reviewers, leads).
+    Submit: any member, for themselves only."""
+
+    permission_classes = [IsAuthenticated, HasItemRole]
+    item_roles = {"GET": Role.ANNOTATOR, "POST": Role.ANNOTATOR}
+    serializer_class = s.AnnotationSerializer
+    is_list = True
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no item
+            return Annotation.objects.none()
+        annotations = self.item.annotations.select_related("annotator").order_by("created_at", "id")
+        if not has_role(self.project, Role.REVIEWER):
+            annotations = annotations.filter(annotator=self.request.user)
+        return annotations
+
+    @extend_schema(
+        summary="Annotations of an item: yours, or everyone's for reviewers and leads",
+        responses=s.AnnotationSerializer(many=True),
+    )
+    def get(self, request, item_id):
+        return self.paginated(self.get_queryset(), s.AnnotationSerializer)
+
+    @extend_schema(
+        summary="Submit or replace your annotation of an item",
+        description=(
+            "201 when stored, 200 when it replaced your earlier one or repeated a "
+            "`submission_key`. 400 names the field of `value` that does not fit the schema. 409 "
+            "when the item already has all its annotations and your lease had expired, or when "
+            "`version` is not the stored one."
+        ),
+        request=s.AnnotationSubmitSerializer,
+        responses={201: s.AnnotationSerializer, 200: s.AnnotationSerializer, **ERRORS, **CONFLICT},
+    )
+    def post(self, request, item_id):
+        data = self.validated(s.AnnotationSubmitSerializer, request.data)
+        try:
+            annotation, created = annotation_submit(item=self.item, annotator=request.user, **data)
+        except Conflict as conflict:
+            raise ConflictError(str(conflict)) from None
+        annotation.annotator = request.user  # their own: no query for the username
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(s.AnnotationSerializer(annotation).data, status=code)
+
+
+class ItemSkipApi(ConcordApi):
+    """Pass on an item: it is not offered to you again, and your lease on it ends. Idempotent."""
+
+    permission_classes = [IsAuthenticated, HasItemRole]
+    item_roles = {"POST": Role.ANNOTATOR}
+    serializer_class = s.SkipSerializer
+
+    @extend_schema(
+        summary="Skip an item",
+        request=s.SkipCreateSerializer,
+        responses={200: s.SkipSerializer, **ERRORS},
+    )
+    def post(self, request, item_id):
+        data = self.validated(s.SkipCreateSerializer, request.data)
+        skip = item_skip(item=self.item, annotator=request.user, reason=data["reason"])
+        return Response(s.SkipSerializer(skip).data)

@@ -1,0 +1,131 @@
+"""Many annotators at once on PostgreSQL: no item past its overlap, no item twice for anyone, no
+answer lost, no lease left behind (ASG-1 to ASG-4). Real threads with their own connections;
+SQLite runs one write transaction at a time, so these races cannot happen there."""
+
+import threading
+import uuid
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from django.db.models import Count
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from annotation.models import Annotation, Lease
+from annotation.services import Conflict, annotation_submit, assignment_next
+from curation.models import Item, Role
+from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+pytestmark = [
+    pytest.mark.skipif(
+        not ON_POSTGRES,
+        reason="needs PostgreSQL (SKIP LOCKED and row locks): set DATABASE_URL=postgres://...",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_progress():
+    cache.clear()
+
+
+def in_threads(work, arguments: list) -> list:
+    """Runs work(argument) on one thread each, released together; returns results in order.
+    Each thread closes its database connection when done."""
+    barrier = threading.Barrier(len(arguments))
+    results: list = [None] * len(arguments)
+
+    def run(index, argument):
+        try:
+            barrier.wait()
+            results[index] = work(argument)
+        except Exception as exc:  # reported by the test, not lost in the thread
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(arguments)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    return results
+
+
+def team_of(n: int, *, overlap: int, items: int):
+    project = ProjectFactory(annotators_per_item=overlap)
+    users = UserFactory.create_batch(n)
+    for user in users:
+        MembershipFactory(project=project, user=user, role=Role.ANNOTATOR)
+    ItemFactory.create_batch(items, project=project)
+    return project, users
+
+
+def test_thirty_annotators_label_everything_exactly_to_the_overlap():
+    project, users = team_of(30, overlap=3, items=200)
+    next_url = reverse("api:assignment-next", kwargs={"slug": project.slug})
+
+    def label_until_empty(user) -> dict:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        created, seen = 0, []
+        while (response := client.post(next_url, {}, format="json")).status_code == 200:
+            item_id = response.json()["item"]["id"]
+            seen.append(item_id)
+            body = {"value": {"label": "x"}, "submission_key": uuid.uuid4().hex}
+            url = reverse("api:annotation-list", kwargs={"item_id": item_id})
+            answer = client.post(url, body, format="json")
+            assert answer.status_code == 201, answer.content
+            created += 1
+        assert response.status_code == 204, response.content
+        return {"created": created, "seen": seen}
+
+    results = in_threads(label_until_empty, users)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert failures == []
+    for result in results:
+        assert len(result["seen"]) == len(set(result["seen"])), "an item was offered twice"
+    stored = Annotation.objects.filter(item__project=project)
+    assert sum(r["created"] for r in results) == stored.count() == 600
+    per_item = stored.values("item").annotate(n=Count("id")).values_list("n", flat=True)
+    assert sorted(set(per_item)) == [3] and len(per_item) == 200
+    pairs = stored.values("item", "annotator").annotate(n=Count("id")).filter(n__gt=1)
+    assert not pairs.exists()
+    assert not Lease.objects.filter(project=project).exists()
+    counters = Item.objects.filter(project=project).values_list(
+        "annotation_count", "lease_count", "queue_rank"
+    )
+    assert set(counters) == {(3, 0, 0)}
+
+
+def test_racing_submits_without_leases_stop_at_the_overlap():
+    project, users = team_of(10, overlap=3, items=1)
+    item = project.items.get()
+
+    def answer(user):
+        try:
+            return annotation_submit(item=item, annotator=user, value={"label": user.username})[1]
+        except Conflict:
+            return "conflict"
+
+    results = in_threads(answer, users)
+    assert sorted(map(str, results)) == ["True"] * 3 + ["conflict"] * 7
+    assert Annotation.objects.filter(item=item).count() == 3
+    item.refresh_from_db()
+    assert (item.annotation_count, item.lease_count, item.queue_rank) == (3, 0, 0)
+
+
+def test_two_tabs_asking_for_the_next_item_at_once_get_the_same_lease():
+    """ASG-4 under a race: the second call waits for the first and returns its lease."""
+    project, (user,) = team_of(1, overlap=3, items=20)
+    for _ in range(5):
+        leases = in_threads(lambda u: assignment_next(project=project, annotator=u), [user] * 4)
+        assert len({lease.pk for lease in leases}) == 1, leases
+        assert Lease.objects.filter(annotator=user).count() == 1
+        annotation_submit(item=leases[0].item, annotator=user, value={"label": "x"})
