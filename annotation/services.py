@@ -142,9 +142,9 @@ def annotation_submit(*, item: Item, annotator, value, seconds_spent=None, submi
     """Stores the annotator's value for `item`; returns (annotation, created).
 
     Replaces their own earlier value (optimistic: a `version` that is not the stored one raises
-    Conflict, ASG-6). A repeated `submission_key` returns the stored annotation (ASG-7). A new
-    annotation needs the annotator's live lease, or room on the item (else Conflict, ASG-5).
-    One transaction under the item's row lock.
+    Conflict, ASG-6). A repeated `submission_key` returns the stored annotation (ASG-7); one
+    already used for another item raises Conflict. A new annotation needs the annotator's live
+    lease, or room on the item (else Conflict, ASG-5). One transaction under the item's row lock.
     """
     value = _validated(item, value)
     now = now or timezone.now()

@@ -126,9 +126,10 @@ def test_done_today_starts_again_at_midnight(team, single):
     item = team.project.items.first()
     annotation_submit(item=item, annotator=team.annotator, value={"label": "billing"})
     now = timezone.now()
-    Annotation.objects.update(created_at=now - timedelta(days=1))
+    yesterday_noon = timezone.localtime(now).replace(hour=12, minute=0) - timedelta(days=1)
+    Annotation.objects.update(created_at=yesterday_noon)
     progress = partial(api._progress, project=team.project, annotator=team.annotator)
-    assert progress(now=now - timedelta(days=1, seconds=-1))["done_today"] == 1
+    assert progress(now=yesterday_noon + timedelta(minutes=1))["done_today"] == 1
     assert progress(now=now)["done_today"] == 0
     assert progress(now=now)["done"] == 1
 
