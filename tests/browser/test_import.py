@@ -2,21 +2,11 @@
 is refused before it is sent, a good one runs as a job whose report replaces the form, and the
 strict Content-Security-Policy reports not one violation."""
 
-import os
-import shutil
-
 import pytest
+from playwright.sync_api import expect
 
-# Playwright's sync API runs an event loop in this thread; Django would refuse ORM calls from it.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-from django.db import connections  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from config.celery import app as celery_app  # noqa: E402
-from curation.models import JobRun, JobStatus  # noqa: E402
-from tests.browser.test_signin import CHROMIUM, CHROMIUM_ARGS, RECORD_VIOLATIONS  # noqa: E402
-from tests.factories import PASSWORD  # noqa: E402
+from curation.models import JobRun, JobStatus
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -24,38 +14,6 @@ ROWS = b"".join(
     b'{"id": "b-%d", "text": "Browser row %d", "prediction": {"label": "x"}}\n' % (i, i)
     for i in range(3)
 )
-
-
-@pytest.fixture
-def in_process_jobs():
-    """The live server runs the import job in its own thread, once the upload commits."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
-
-
-@pytest.fixture
-def page(settings, tmp_path):
-    if not shutil.which(CHROMIUM):
-        reason = f"{CHROMIUM} is missing: install Debian's chromium package to run browser tests."
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    settings.MEDIA_ROOT = tmp_path  # the live server shares this process's settings
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        context = browser.new_context()
-        context.add_init_script(RECORD_VIOLATIONS)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        context.close()
-        browser.close()
-        # Close this thread's ORM connections, or PostgreSQL refuses to drop the test database.
-        connections.close_all()
 
 
 def test_lead_uploads_a_jsonl_file_and_sees_the_report(

@@ -2,22 +2,13 @@
 marks spans with the mouse in a text with emoji, and picks the better of a swapped pair; item text
 with HTML stays inert, and the strict Content-Security-Policy reports not one violation."""
 
-import os
-import shutil
-
 import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
 
-# Playwright's sync API runs an event loop in this thread; Django would refuse ORM calls from it.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-from django.db import connections  # noqa: E402
-from django.urls import reverse  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from annotation.models import Annotation, LabelSchema, Lease  # noqa: E402
-from annotation.services import assignment_next  # noqa: E402
-from tests.browser.test_signin import CHROMIUM, CHROMIUM_ARGS, RECORD_VIOLATIONS  # noqa: E402
-from tests.factories import PASSWORD, ItemFactory  # noqa: E402
+from annotation.models import Annotation, LabelSchema, Lease
+from annotation.services import assignment_next
+from tests.factories import PASSWORD, ItemFactory
 
 pytestmark = pytest.mark.browser
 
@@ -29,28 +20,6 @@ SINGLE = {
 }
 SCRIPT = "<script>alert(1)</script><img src=x onerror=alert(1)>"
 HTMX_BAIT = '<div hx-get="/api/projects/" hx-trigger="load">bait</div>'
-
-
-@pytest.fixture
-def page():
-    if not shutil.which(CHROMIUM):
-        reason = f"{CHROMIUM} is missing: install Debian's chromium package to run browser tests."
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        context = browser.new_context()
-        context.add_init_script(RECORD_VIOLATIONS)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        context.close()
-        browser.close()
-        # Close this thread's ORM connections, or PostgreSQL refuses to drop the test database.
-        connections.close_all()
 
 
 @pytest.fixture

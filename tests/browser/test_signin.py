@@ -1,73 +1,15 @@
 """A lead signs in through the real form in headless Chromium and walks through their project,
 with the strict Content-Security-Policy on: not one violation may be reported."""
 
-import os
 import re
-import shutil
 
 import pytest
+from playwright.sync_api import expect
 
-# Playwright's sync API runs an event loop in this thread; Django would refuse ORM calls from it.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-from django.db import connections  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from config.celery import app as celery_app  # noqa: E402
-from curation.models import JobRun, JobStatus  # noqa: E402
-from tests.factories import PASSWORD, ItemFactory  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# Also catches violations the console might word differently.
-RECORD_VIOLATIONS = """
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__csp.push(event.violatedDirective + " " + event.blockedURI);
-});
-"""
+from curation.models import JobRun, JobStatus
+from tests.factories import PASSWORD, ItemFactory
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def in_process_jobs():
-    """The live server runs jobs in its own thread, even when the suite has a broker."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
-
-
-@pytest.fixture
-def page():
-    if not shutil.which(CHROMIUM):
-        reason = f"{CHROMIUM} is missing: install Debian's chromium package to run browser tests."
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        print(reason)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        context = browser.new_context()
-        context.add_init_script(RECORD_VIOLATIONS)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        context.close()
-        browser.close()
-        # While Playwright's loop runs, Django keeps this thread's ORM connections per context;
-        # close them here, or PostgreSQL refuses to drop the test database.
-        connections.close_all()
 
 
 def test_lead_signs_in_and_walks_through_their_project(
