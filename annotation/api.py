@@ -8,8 +8,6 @@ Annotators see only their own annotations; reviewers and leads see everyone's, w
 
 import math
 
-from django.core.cache import cache
-from django.db.models import Count, Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -20,7 +18,7 @@ from rest_framework.response import Response
 from annotation import serializers as s
 from annotation.access import item_for_member
 from annotation.models import Annotation
-from annotation.selectors import items_open_to, work_held_by_others
+from annotation.selectors import labeling_progress, work_held_by_others
 from annotation.services import Conflict, annotation_submit, assignment_next, item_skip
 from curation.access import has_role
 from curation.api import ERRORS, ConcordApi
@@ -29,8 +27,6 @@ from curation.permissions import HasProjectRole
 from curation.serializers import ErrorSerializer
 
 CONFLICT = {409: ErrorSerializer}
-# The order "next item" hands items out in (the item_queue index): counting along it stops early.
-QUEUE_ORDER = ("queue_rank", "-priority", "id")
 
 
 class HasItemRole(BasePermission):
@@ -52,37 +48,18 @@ class ConflictError(APIException):
 
 
 LEFT_COUNTED_UP_TO = 1000
-DONE_SNAPSHOT_SECONDS = 10 * 60
 
 
 def _progress(*, project, annotator, now) -> dict:
-    """The annotator's own counts in `project` (never anyone else's, AUTHZ-7), in two queries
-    whose cost does not grow with the project.
-
-    Counting every item still open to them would read all the project's open items (80 ms at
-    100,000 items), so `left` stops at LEFT_COUNTED_UP_TO and `left_capped` says there are more.
-    Counting all their annotations would read each one (25 ms at 5,000), so `done` and
-    `done_today` are such counts, cached for ten minutes, plus the annotations made since.
-    """
-    key = f"labeling-done:{project.pk}:{annotator.pk}"
-    mine = Annotation.objects.filter(annotator=annotator, item__project=project)
-    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    snapshot = cache.get(key)
-    if snapshot is None or snapshot[0] < today:  # none yet, or taken before midnight
-        counts = mine.filter(created_at__lte=now).aggregate(
-            done=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
-        )
-        snapshot = (now, counts["done"], counts["today"])
-        cache.set(key, snapshot, DONE_SNAPSHOT_SECONDS)
-    taken_at, done, done_today = snapshot
-    since = mine.filter(created_at__gt=taken_at).count()
-    queue = items_open_to(project=project, annotator=annotator).order_by(*QUEUE_ORDER)
-    left = 1 + queue[:LEFT_COUNTED_UP_TO].count()  # the item they hold, and the others
+    """The annotator's own counts in `project` (never anyone else's, AUTHZ-7); `left` stops at
+    LEFT_COUNTED_UP_TO and `left_capped` says there are more."""
+    progress = labeling_progress(project=project, annotator=annotator, now=now,
+                                 cap=LEFT_COUNTED_UP_TO)  # fmt: skip
     return {
-        "done_today": done_today + since,
-        "done": done + since,
-        "left": min(left, LEFT_COUNTED_UP_TO),
-        "left_capped": left > LEFT_COUNTED_UP_TO,
+        "done_today": progress.done_today,
+        "done": progress.done_total,
+        "left": min(progress.left, LEFT_COUNTED_UP_TO),
+        "left_capped": progress.more or progress.left > LEFT_COUNTED_UP_TO,
     }
 
 

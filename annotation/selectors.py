@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -17,6 +18,8 @@ from annotation.models import Annotation, Lease, Skip
 from curation.models import Item, Project
 
 SEARCH_MAX_CHARS = 200
+QUEUE_ORDER = ("queue_rank", "-priority", "id")  # the order of the item_queue index
+DONE_SNAPSHOT_SECONDS = 10 * 60
 
 
 @dataclass(frozen=True)
@@ -47,22 +50,35 @@ def items_open_to(*, project: Project, annotator) -> QuerySet[Item]:
 
 
 def labeling_progress(*, project: Project, annotator, now=None, cap: int | None = None) -> Progress:
-    """For "12 done today, 340 left for you": three counting queries on indexed columns.
+    """For "12 done today, 340 left for you", at a cost that does not grow with the project.
 
-    Counting the open items reads each of them (about 100 ms at 100,000 on PostgreSQL); with a
-    `cap` the count stops after cap + 1 rows (about 1 ms), and `more` says it stopped."""
+    Counting all the annotator's annotations reads each one (25 ms at 5,000), so `done_total`
+    and `done_today` are such counts, cached for ten minutes, plus the annotations made since.
+    Counting every item still open to them reads all the project's open items (80 ms at
+    100,000); with a `cap` the count walks the queue's index and stops after cap + 1 rows
+    (about 1 ms), and `more` says it stopped.
+    """
     now = now or timezone.now()
-    start = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
-    done = Annotation.objects.filter(annotator=annotator, item__project=project).aggregate(
-        total=Count("id"), today=Count("id", filter=Q(created_at__gte=start))
-    )
-    open_items = items_open_to(project=project, annotator=annotator)
-    counted = open_items.count() if cap is None else open_items[: cap + 1].count()
+    today = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
+    mine = Annotation.objects.filter(annotator=annotator, item__project=project)
+    # created_at keeps keys apart when ids repeat (a fresh database, the test suite).
+    key = f"labeling-done:{project.pk}:{project.created_at.timestamp()}:{annotator.pk}"
+    snapshot = cache.get(key)
+    if snapshot is None or snapshot[0] < today:  # none yet, or taken before midnight
+        counts = mine.filter(created_at__lte=now).aggregate(
+            done=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
+        )
+        snapshot = (now, counts["done"], counts["today"])
+        cache.set(key, snapshot, DONE_SNAPSHOT_SECONDS)
+    taken_at, done, done_today = snapshot
+    since = mine.filter(created_at__gt=taken_at).count()
+    queue = items_open_to(project=project, annotator=annotator).order_by(*QUEUE_ORDER)
+    counted = queue.count() if cap is None else queue[: cap + 1].count()
     held = Lease.objects.filter(project=project, annotator=annotator, expires_at__gt=now).count()
     more = cap is not None and counted > cap
     return Progress(
-        done_today=done["today"],
-        done_total=done["total"],
+        done_today=done_today + since,
+        done_total=done + since,
         left=(cap if more else counted) + held,
         more=more,
     )

@@ -16,7 +16,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import (
     Case,
     Count,
-    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -32,6 +31,7 @@ from django.utils import timezone
 from annotation import assignment
 from annotation.models import Annotation, LabelSchema, Lease, SchemaKind, Skip
 from annotation.schemas import value_problems
+from annotation.selectors import QUEUE_ORDER, items_open_to
 from curation.models import Item, Membership, Project
 
 
@@ -81,19 +81,6 @@ def _presentation(schema: LabelSchema | None) -> dict:
     return {}
 
 
-def _open_items(project: Project, annotator):
-    mine = {"item": OuterRef("pk"), "annotator": annotator}
-    return (
-        Item.objects.filter(project=project, queue_rank__gt=0)
-        .filter(
-            ~Exists(Annotation.objects.filter(**mine)),
-            ~Exists(Skip.objects.filter(**mine)),
-            ~Exists(Lease.objects.filter(**mine)),
-        )  # fmt: skip
-        .order_by("queue_rank", "-priority", "id")
-    )
-
-
 def assignment_next(*, project: Project, annotator, now=None) -> Lease | None:
     """The annotator's current live lease in `project`, else a new lease on the next item with
     room, else None. Idempotent per annotator (ASG-4), also for two calls at once. One short
@@ -109,8 +96,8 @@ def assignment_next(*, project: Project, annotator, now=None) -> Lease | None:
                 .select_related("item").order_by("created_at").first())  # fmt: skip
         if held is not None:
             return held
-        item = (_open_items(project, annotator).select_for_update(skip_locked=True, of=("self",))
-                .first())  # fmt: skip
+        queue = items_open_to(project=project, annotator=annotator).order_by(*QUEUE_ORDER)
+        item = queue.select_for_update(skip_locked=True, of=("self",)).first()
         if item is None:
             return None
         item.project = project
