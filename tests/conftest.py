@@ -1,10 +1,12 @@
 """Shared personas: a project with a lead, a reviewer and three annotators; an outsider; and the
 lead of another project. Every permission test speaks in these names."""
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 
+from config.celery import app as celery_app
 from curation.models import Project, Role
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
 
@@ -68,3 +70,21 @@ def client_for(client):
         return client
 
     return sign_in
+
+
+@contextmanager
+def jobs_in_process():
+    """Runs dispatched jobs in this process, as the embedded default does, even when the suite
+    has a broker configured."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def in_process_jobs():
+    with jobs_in_process():
+        yield

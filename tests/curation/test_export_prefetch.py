@@ -6,7 +6,7 @@ import pytest
 from curation.exporting import export_file, export_start
 from curation.exporting.records import prefetched
 from curation.models import JobStatus
-from tests.curation.test_jobs import in_process_jobs
+from tests.conftest import jobs_in_process
 from tests.factories import ItemFactory, ProjectFactory
 
 
@@ -44,7 +44,7 @@ def test_export_job_outside_a_transaction_writes_every_item(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     project = ProjectFactory()
     ItemFactory.create_batch(25, project=project)
-    with in_process_jobs():  # also when the suite has a broker but no worker
+    with jobs_in_process():  # also when the suite has a broker but no worker
         run = export_start(project=project, user=None, fmt="jsonl", mode="final")
     run.refresh_from_db()
     assert run.status == JobStatus.DONE, run.message

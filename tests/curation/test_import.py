@@ -27,7 +27,7 @@ from curation.importing.files import import_start
 from curation.management.commands.import_items import Command as ImportItemsCommand
 from curation.models import Item, JobRun, JobStatus, Membership, Role
 from curation.tasks import job_run_execute
-from tests.curation.test_jobs import in_process_jobs
+from tests.conftest import jobs_in_process
 from tests.factories import ItemFactory, ProjectFactory
 
 User = get_user_model()
@@ -269,7 +269,7 @@ def test_an_uploaded_file_is_imported_in_process_after_commit(
 ):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     upload = SimpleUploadedFile("my items.jsonl", jsonl({"id": "u1", "text": "uploaded"}))
-    with in_process_jobs(), django_capture_on_commit_callbacks(execute=True):
+    with jobs_in_process(), django_capture_on_commit_callbacks(execute=True):
         run = import_start(project=team.project, user=team.lead, source=upload,
                            filename="C:\\Users\\lena\\my items.jsonl", options={})  # fmt: skip
     run.refresh_from_db()
@@ -973,7 +973,7 @@ def command(settings, tmp_path):
         path.write_bytes(content)
         argv = ["manage.py", "import_items", *(a.replace("{path}", str(path)) for a in args)]
         code = 0
-        with in_process_jobs():
+        with jobs_in_process():
             try:
                 ImportItemsCommand().run_from_argv(argv)
             except SystemExit as exit_:

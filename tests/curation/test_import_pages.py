@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from config.celery import app as celery_app
 from curation.exporting import FORMATS, MODES
 from curation.forms import EXPORT_FORMATS, EXPORT_MODES, IMPORT_FORMATS
 from curation.hashing import content_hash
@@ -33,15 +32,6 @@ STORED_NAME = re.compile(r"^[0-9a-f]{32}(\.[a-z]+)*$")
 
 def url(name, team, **kwargs):
     return reverse(f"curation:{name}", kwargs={"slug": team.project.slug, **kwargs})
-
-
-@pytest.fixture
-def in_process_jobs():
-    """Runs dispatched jobs in this process even when the suite has a broker configured."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ real Celery worker when a broker is configured and in-process when none is."""
 
 import os
 import time
-from contextlib import contextmanager
 
 import pytest
 from django.db import transaction
@@ -13,17 +12,7 @@ from curation import jobs
 from curation.jobs import job_run_cancel, job_run_claim, job_run_start
 from curation.models import JobRun, JobStatus
 from curation.tasks import job_run_execute
-
-
-@contextmanager
-def in_process_jobs():
-    """Runs jobs eagerly even when the suite has a broker configured (the embedded default)."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = previous
+from tests.conftest import jobs_in_process
 
 
 @pytest.fixture
@@ -40,7 +29,7 @@ def failing_kind():
 def test_without_a_broker_the_job_runs_in_process_after_commit(
     team, django_capture_on_commit_callbacks
 ):
-    with in_process_jobs(), django_capture_on_commit_callbacks(execute=True):
+    with jobs_in_process(), django_capture_on_commit_callbacks(execute=True):
         run = job_run_start(project=team.project, kind="project_stats", user=team.lead)
     run.refresh_from_db()
     assert run.status == JobStatus.DONE
@@ -53,7 +42,7 @@ def test_without_a_broker_the_job_runs_in_process_after_commit(
 def test_nothing_is_dispatched_when_the_transaction_rolls_back(
     team, django_capture_on_commit_callbacks
 ):
-    with in_process_jobs(), django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with jobs_in_process(), django_capture_on_commit_callbacks(execute=True) as callbacks:
         try:
             with transaction.atomic():
                 job_run_start(project=team.project, kind="project_stats")

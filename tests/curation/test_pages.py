@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
-from config.celery import app as celery_app
 from curation.models import (
     AuditEvent,
     AuditKind,
@@ -41,15 +40,6 @@ def grant_create(user):
 def start_job(project, user):
     """A queued run, as job_run_start leaves it until the transaction commits."""
     return JobRun.objects.create(project=project, kind="project_stats", created_by=user)
-
-
-@pytest.fixture
-def in_process_jobs():
-    """Runs dispatched jobs in this process even when the suite has a broker configured."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 def membership_of(team, user):
