@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class AdjudicationConfig(AppConfig):
     name = "adjudication"
     verbose_name = "Adjudication"
+
+    def ready(self):
+        from adjudication import jobs, signals  # noqa: F401  (registers the job, connects receivers)
+        from adjudication.exporting import enricher, items_decided
+        from annotation.selectors import ADJUDICATED_ITEMS
+        from curation.extensions import register_export_enricher
+
+        register_export_enricher(enricher)
+        if items_decided not in ADJUDICATED_ITEMS:
+            ADJUDICATED_ITEMS.append(items_decided)

@@ -25,8 +25,27 @@ from curation.exporting.records import fetch_rows, loads_json
 from curation.extensions import ExportEnricher
 
 
+def _order_key(part) -> str:
+    return json.dumps(part, sort_keys=True, default=str)
+
+
+def _comparable(value):
+    """The part of a value that says which label it is: a preference's free-text reason is
+    left out, and the labels of a multiple choice and the spans of a text are put in order (the
+    schema lets annotators give them in any order)."""
+    if not isinstance(value, dict):
+        return value
+    found = {key: part for key, part in value.items() if key != "reason"}
+    for key in ("labels", "spans"):
+        if isinstance(found.get(key), list):
+            found[key] = sorted(found[key], key=_order_key)
+    return found
+
+
 def canonical(value) -> bytes:
-    """The key under which two values count as the same label: JSON with sorted keys."""
+    """The key under which two values count as the same label: the comparable part of the
+    value as JSON with sorted keys."""
+    value = _comparable(value)
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:  # integers beyond 64 bits

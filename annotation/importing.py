@@ -8,6 +8,7 @@ an annotator of the project; both are listed in the import report.
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
+from annotation.events import annotations_changed
 from annotation.models import Annotation, LabelSchema
 from annotation.schemas import value_problems
 from annotation.services import items_recount
@@ -105,7 +106,9 @@ class AnnotationImport:
         ]
         Annotation.objects.bulk_create(annotations, batch_size=1000)
         self.count += len(annotations)
-        items_recount(project=self.project, item_ids=[item_id for item_id, _ in rows])
+        item_ids = [item_id for item_id, _ in rows]
+        items_recount(project=self.project, item_ids=item_ids)
+        annotations_changed.send(sender=Annotation, project=self.project, item_ids=item_ids)
 
     def summary(self) -> dict:
         return {

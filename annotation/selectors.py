@@ -49,6 +49,17 @@ def items_open_to(*, project: Project, annotator) -> QuerySet[Item]:
     )
 
 
+def gold_open_to(*, project: Project, annotator) -> QuerySet[Item]:
+    """Gold items of `project` that `annotator` has not answered, skipped or leased: mixed into
+    their stream at the project's gold rate (unordered)."""
+    mine = {"item": OuterRef("pk"), "annotator": annotator}
+    return Item.objects.filter(project=project, gold__isnull=False).filter(
+        ~Exists(Annotation.objects.filter(**mine)),
+        ~Exists(Skip.objects.filter(**mine)),
+        ~Exists(Lease.objects.filter(**mine)),
+    )
+
+
 def labeling_progress(*, project: Project, annotator, now=None, cap: int | None = None) -> Progress:
     """For "12 done today, 340 left for you", at a cost that does not grow with the project.
 

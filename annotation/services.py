@@ -29,9 +29,10 @@ from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
 from django.utils import timezone
 
 from annotation import assignment
+from annotation.events import annotations_changed
 from annotation.models import Annotation, LabelSchema, Lease, SchemaKind, Skip
 from annotation.schemas import value_problems
-from annotation.selectors import QUEUE_ORDER, items_open_to
+from annotation.selectors import QUEUE_ORDER, gold_open_to, items_adjudicated, items_open_to
 from curation.models import Item, Membership, Project
 
 
@@ -48,7 +49,7 @@ def _set_counts(item: Item, *, annotations: int, leases: int) -> None:
     capacity = item.project.annotators_per_item
     item.annotation_count, item.lease_count = annotations, leases
     item.queue_rank = assignment.queue_rank(
-        capacity=capacity, annotations=annotations, leases=leases
+        capacity=capacity, annotations=annotations, leases=leases, gold=item.gold is not None
     )
     item.save(update_fields=["annotation_count", "lease_count", "queue_rank"])
 
@@ -96,8 +97,13 @@ def assignment_next(*, project: Project, annotator, now=None) -> Lease | None:
                 .select_related("item").order_by("created_at").first())  # fmt: skip
         if held is not None:
             return held
-        queue = items_open_to(project=project, annotator=annotator).order_by(*QUEUE_ORDER)
-        item = queue.select_for_update(skip_locked=True, of=("self",)).first()
+        item = None
+        if project.gold_rate and random.random() < project.gold_rate:  # noqa: S311
+            gold = gold_open_to(project=project, annotator=annotator).order_by("pk")
+            item = gold.select_for_update(skip_locked=True, of=("self",)).first()
+        if item is None:
+            queue = items_open_to(project=project, annotator=annotator).order_by(*QUEUE_ORDER)
+            item = queue.select_for_update(skip_locked=True, of=("self",)).first()
         if item is None:
             return None
         item.project = project
@@ -144,13 +150,20 @@ def annotation_submit(*, item: Item, annotator, value, seconds_spent=None, submi
                                "send a new key with each answer.")  # fmt: skip
             return repeat, False
         if existing is not None:
-            return _replace(existing, value, seconds_spent, version, submission_key), False
+            if existing.item_id in items_adjudicated(item_ids=[existing.item_id]):
+                raise Conflict("A reviewer has already decided this item; your label can no "
+                               "longer change.")  # fmt: skip
+            replaced = _replace(existing, value, seconds_spent, version, submission_key)
+            annotations_changed.send(sender=Annotation, project=item.project, item_ids=[item.pk])
+            return replaced, False
         lease = Lease.objects.filter(item=item, annotator=annotator).first()
         leases = item.lease_count - (1 if lease else 0)
         holds = lease is not None and assignment.lease_is_live(lease.expires_at, now)
         capacity = item.project.annotators_per_item
         counts = {"annotations": item.annotation_count, "leases": leases}
-        if not assignment.may_submit(capacity=capacity, holds_live_lease=holds, **counts):
+        gold = item.gold is not None  # every annotator may answer a gold item
+        if not gold and not assignment.may_submit(capacity=capacity, holds_live_lease=holds,
+                                                  **counts):  # fmt: skip
             raise Conflict("This item already has all the annotations it needs; your lease had "
                            "expired. Your answer was not saved; take the next item.")  # fmt: skip
         annotation = Annotation.objects.create(
@@ -160,6 +173,7 @@ def annotation_submit(*, item: Item, annotator, value, seconds_spent=None, submi
         if lease is not None:
             lease.delete()
         _set_counts(item, annotations=item.annotation_count + 1, leases=leases)
+        annotations_changed.send(sender=Annotation, project=item.project, item_ids=[item.pk])
     return annotation, True
 
 
@@ -255,6 +269,7 @@ def project_requeue(*, project: Project, items=None) -> None:
     items = Item.objects.filter(project=project) if items is None else items
     items.update(
         queue_rank=Case(
+            When(gold__isnull=False, then=Value(assignment.FULL)),
             When(GreaterThanOrEqual(used, capacity), then=Value(assignment.FULL)),
             When(GreaterThan(used, 0), then=Value(assignment.STARTED)),
             default=Value(assignment.NEW),

@@ -22,6 +22,8 @@ class Project(models.Model):
     description = models.TextField(blank=True)
     guidelines = models.TextField(blank=True, help_text="Annotation guidelines in Markdown.")
     annotators_per_item = models.PositiveSmallIntegerField(default=3)
+    # Share of "next item" calls that hand out a gold (honeypot) item the annotator has not done.
+    gold_rate = models.FloatField(default=0.0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -35,6 +37,9 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(annotators_per_item__gte=1, annotators_per_item__lte=50),
                 name="project_annotators_per_item_1_to_50",
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0.0, gold_rate__lte=0.5), name="project_gold_rate_0_half"
             ),
         ]
 
@@ -95,6 +100,9 @@ class Item(models.Model):
         blank=True,
         help_text='A model\'s label and/or probabilities: {"label", "scores"}.',
     )
+    # The known answer of a gold (honeypot) item, set by a lead; None for other items. Gold items
+    # are offered to every annotator at the project's gold_rate, outside the overlap queue.
+    gold = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -202,6 +210,9 @@ class AuditKind(models.TextChoices):
     IMPORT_COMMITTED = "import_committed", "Import committed"
     EXPORT_CREATED = "export_created", "Export created"
     EXPORT_DOWNLOADED = "export_downloaded", "Export downloaded"
+    ITEM_ADJUDICATED = "item_adjudicated", "Item adjudicated"
+    ITEM_REQUEUED = "item_requeued", "Item sent back for review"
+    GOLD_CHANGED = "gold_changed", "Gold answer changed"
 
 
 class AuditEvent(models.Model):

@@ -19,7 +19,7 @@ def project_create(*, user, name: str, slug: str, **fields) -> Project:
     project.full_clean()
     project.save()
     Membership.objects.create(user=user, project=project, role=Role.LEAD)
-    _audit(AuditKind.PROJECT_CREATED, actor=user, project=project)
+    audit(AuditKind.PROJECT_CREATED, actor=user, project=project)
     return project
 
 
@@ -32,7 +32,8 @@ def project_update(*, project: Project, **fields) -> Project:
     return project
 
 
-def _audit(kind: str, *, actor, project: Project, **detail) -> None:
+def audit(kind: str, *, actor, project: Project, **detail) -> None:
+    """Records a security-relevant event of `project` (LOG-1); `detail` holds no item text."""
     AuditEvent.objects.create(kind=kind, actor=actor, project=project, detail=detail)
 
 
@@ -50,7 +51,7 @@ def membership_add(*, project: Project, user, role: str, actor=None) -> Membersh
     if Membership.objects.filter(project=project, user=user).exists():
         raise ValidationError({"username": f"{user.username} is already a member."})
     membership = Membership.objects.create(project=project, user=user, role=role)
-    _audit(AuditKind.MEMBER_ADDED, actor=actor, project=project, user=user.username, role=role)
+    audit(AuditKind.MEMBER_ADDED, actor=actor, project=project, user=user.username, role=role)
     return membership
 
 
@@ -68,7 +69,7 @@ def membership_change_role(*, membership: Membership, role: str, actor=None) -> 
         raise ValidationError({"role": "A project needs at least one lead."})
     before, locked.role = locked.role, role
     locked.save(update_fields=["role"])
-    _audit(
+    audit(
         AuditKind.MEMBER_ROLE_CHANGED,
         actor=actor,
         project=locked.project,
@@ -85,7 +86,7 @@ def membership_remove(*, membership: Membership, actor=None) -> None:
     locked = Membership.objects.select_for_update().get(pk=membership.pk)
     if locked.role == Role.LEAD and not _leads_left(locked.project, without=locked):
         raise ValidationError({"username": "A project needs at least one lead."})
-    _audit(
+    audit(
         AuditKind.MEMBER_REMOVED,
         actor=actor,
         project=locked.project,

@@ -1,0 +1,295 @@
+"""Writes of the adjudication app: settling complete items by the project's rule, the review
+queue (claim, release, decide), sending items back, and guideline issues.
+
+A review never touches annotations: the decision is its own record, and every change is logged
+as a ReviewEvent with the state before and after (ASG-8). Claims are conditional UPDATEs, so two
+reviewers claiming the same item at once cannot both win; decisions carry the review's version,
+and a stale one is refused (ASG-6).
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from adjudication import rules
+from adjudication.models import (
+    AgreementSnapshot,
+    FinalRule,
+    Review,
+    ReviewAction,
+    ReviewEvent,
+    ReviewPolicy,
+    ReviewStatus,
+)
+from annotation.exporting import canonical
+from annotation.gold import gold_set
+from annotation.models import Annotation, LabelSchema
+from annotation.schemas import value_problems
+from annotation.services import Conflict
+from curation.models import AuditKind, Item, Project
+from curation.services import audit
+
+CHUNK = 2000
+
+
+def claim_duration() -> timedelta:
+    return timedelta(seconds=getattr(settings, "REVIEW_CLAIM_SECONDS", 15 * 60))
+
+
+def policy_for(project: Project) -> ReviewPolicy:
+    """The project's review policy, made with the defaults the first time it is asked for."""
+    policy = ReviewPolicy.objects.filter(project=project).first()
+    if policy is None:
+        policy, _ = ReviewPolicy.objects.get_or_create(project=project)
+    return policy
+
+
+def _state(review: Review | None) -> dict | None:
+    if review is None:
+        return None
+    return {"status": review.status, "value": review.value, "rule": review.rule}
+
+
+def _log(review: Review, action: str, before, *, actor=None, note: str = "") -> ReviewEvent:
+    return ReviewEvent(review=review, action=action, actor=actor, before=before,
+                       after=_state(review), note=note)  # fmt: skip
+
+
+def _apply(review: Review, outcome: rules.Outcome, values: list, now) -> None:
+    review.agreement = outcome.agreement
+    if outcome.waiting:
+        review.status, review.value, review.rule = ReviewStatus.WAITING, None, ""
+        review.waiting_since = review.waiting_since or now
+    else:
+        review.status, review.value = ReviewStatus.AUTO, values[outcome.index]
+        review.rule = outcome.rule
+        review.waiting_since = review.claimed_by = review.claim_expires_at = None
+
+
+def reviews_refresh(*, project: Project, item_ids: list[int], now=None) -> dict:
+    """Settles or queues the complete items among `item_ids` by the project's rule, creating or
+    updating their reviews; decided and sent-back items stay as they are. Set-based per chunk:
+    three reads and bulk writes. Idempotent. Returns counts {"settled", "waiting", "changed"}."""
+    now = now or timezone.now()
+    policy = policy_for(project)
+    counts = {"settled": 0, "waiting": 0, "changed": 0}
+    for start in range(0, len(item_ids), CHUNK):
+        chunk = item_ids[start : start + CHUNK]
+        complete = list(
+            Item.objects.filter(project=project, pk__in=chunk, gold__isnull=True,
+                                annotation_count__gte=project.annotators_per_item)
+            .values_list("pk", flat=True)
+        )  # fmt: skip
+        if complete:
+            _refresh_chunk(project, policy, complete, now, counts)
+    return counts
+
+
+def _refresh_chunk(project, policy, item_ids, now, counts) -> None:
+    values: dict[int, list] = {item_id: [] for item_id in item_ids}
+    rows = Annotation.objects.filter(item_id__in=item_ids).order_by("item_id", "pk")
+    for item_id, value in rows.values_list("item_id", "value"):
+        values[item_id].append(value)
+    with transaction.atomic():
+        reviews = {r.item_id: r for r in Review.objects.select_for_update()
+                   .filter(item_id__in=item_ids)}  # fmt: skip
+        new, changed, events = [], [], []
+        for item_id, found in values.items():
+            review = reviews.get(item_id)
+            if review is not None and (review.status == ReviewStatus.DECIDED or review.requeued):
+                continue
+            outcome = rules.settle([canonical(v) for v in found], rule=policy.rule,
+                                   item_threshold=policy.item_threshold)  # fmt: skip
+            counts["waiting" if outcome.waiting else "settled"] += 1
+            if review is None:
+                review = Review(item_id=item_id, project=project)
+                _apply(review, outcome, found, now)
+                new.append(review)
+                continue
+            before = _state(review)
+            _apply(review, outcome, found, now)
+            if _state(review) != before:
+                review.version += 1
+                changed.append(review)
+                events.append(_log(review, ReviewAction.REOPENED, before))
+            elif review.agreement != outcome.agreement:
+                changed.append(review)
+        Review.objects.bulk_create(new, batch_size=1000)  # sets their ids on both databases
+        for review in new:
+            waiting = review.status == ReviewStatus.WAITING
+            events.append(_log(review, ReviewAction.QUEUED if waiting else ReviewAction.SETTLED,
+                               None))  # fmt: skip
+        Review.objects.bulk_update(
+            changed,
+            ["status", "value", "rule", "agreement", "waiting_since", "claimed_by",
+             "claim_expires_at", "version", "updated_at"],
+            batch_size=1000,
+        )  # fmt: skip
+        ReviewEvent.objects.bulk_create(events, batch_size=1000)
+        counts["changed"] += len(changed)
+
+
+def reviews_sync(*, project: Project, report=None) -> dict:
+    """Settles or queues every complete item of `project` that has no review yet (after an
+    import, or if a refresh was missed): the job's first step. Idempotent."""
+    missing = list(
+        Item.objects.filter(project=project, gold__isnull=True, review__isnull=True,
+                            annotation_count__gte=project.annotators_per_item)
+        .order_by("pk").values_list("pk", flat=True)
+    )  # fmt: skip
+    counts = {"settled": 0, "waiting": 0, "changed": 0}
+    for start in range(0, len(missing), CHUNK):
+        found = reviews_refresh(project=project, item_ids=missing[start : start + CHUNK])
+        for key, n in found.items():
+            counts[key] += n
+        if report is not None:
+            report(0.3 * (start + CHUNK) / len(missing), counts)
+    return counts
+
+
+def agreement_mark_stale(*, project: Project) -> None:
+    """Notes that the project's agreement figures are out of date (one cheap UPDATE)."""
+    AgreementSnapshot.objects.filter(project=project, stale_since__isnull=True).update(
+        stale_since=Now()
+    )
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+
+def _claimable(reviewer, now) -> Q:
+    free = Q(claimed_by__isnull=True) | Q(claim_expires_at__lte=now) | Q(claimed_by=reviewer)
+    return Q(status=ReviewStatus.WAITING) & free
+
+
+def review_claim(*, review: Review, reviewer, now=None) -> bool:
+    """Locks a waiting review for `reviewer` for a while; False if another reviewer holds it.
+    One conditional UPDATE: of two reviewers claiming at once, exactly one wins."""
+    now = now or timezone.now()
+    until = now + claim_duration()
+    won = Review.objects.filter(_claimable(reviewer, now), pk=review.pk).update(
+        claimed_by=reviewer, claim_expires_at=until
+    )
+    if won:
+        review.claimed_by, review.claim_expires_at = reviewer, until
+    return bool(won)
+
+
+QUEUE_ORDERS = {
+    "oldest": ("waiting_since", "pk"),
+    "disagreement": ("agreement", "waiting_since", "pk"),
+}
+
+
+def review_next(*, project: Project, reviewer, order: str = "oldest", now=None) -> Review | None:
+    """The review `reviewer` holds in `project`, else the first free waiting one in `order`,
+    claimed for them; None when nothing waits."""
+    now = now or timezone.now()
+    waiting = Review.objects.filter(project=project, status=ReviewStatus.WAITING)
+    held = waiting.filter(claimed_by=reviewer, claim_expires_at__gt=now).order_by("pk").first()
+    if held is not None:
+        return held
+    free = waiting.filter(Q(claimed_by__isnull=True) | Q(claim_expires_at__lte=now))
+    for _ in range(5):  # another reviewer may win the one we saw; try the next
+        candidate = free.order_by(*QUEUE_ORDERS[order]).first()
+        if candidate is None:
+            return None
+        if review_claim(review=candidate, reviewer=reviewer, now=now):
+            return candidate
+    return None
+
+
+def review_release(*, review: Review, reviewer) -> None:
+    """Gives back `reviewer`'s claim on `review`, if they hold it. Idempotent."""
+    Review.objects.filter(pk=review.pk, claimed_by=reviewer).update(
+        claimed_by=None, claim_expires_at=None
+    )
+
+
+def _checked(item: Item, value):
+    schema = LabelSchema.objects.filter(project=item.project).first()
+    kind, config = (schema.kind, schema.config) if schema else (None, None)
+    problems = value_problems(kind, config, value, data=item.data)
+    if problems:
+        raise ValidationError({f"value.{f}" if f else "value": [m] for f, m in problems})
+    return value
+
+
+def review_decide(*, review: Review, reviewer, value, rationale: str = "",
+                  guidelines_unclear: bool = False, guideline_comment: str = "",
+                  version: int | None = None, seconds_spent: float | None = None,
+                  now=None) -> Review:  # fmt: skip
+    """Makes `value` the item's final label (rule "adjudicated"), with the reviewer's rationale.
+
+    The value is checked against the schema (ValidationError). Refused with Conflict when
+    another reviewer holds a live claim, or `version` is not the review's (it changed since the
+    reviewer loaded it). Deciding again, with the current version, replaces the decision; the
+    event log keeps both.
+    """
+    now = now or timezone.now()
+    value = _checked(review.item, value)
+    with transaction.atomic():
+        locked = Review.objects.select_for_update(of=("self",)).get(pk=review.pk)
+        holder = locked.claimed_by
+        if holder is not None and holder != reviewer and locked.claim_expires_at > now:
+            raise Conflict(f"{holder.get_username()} is reviewing this item now; take the next "
+                           "one.")  # fmt: skip
+        if version is not None and int(version) != locked.version:
+            raise Conflict(f"This review changed since you opened it (version {locked.version}, "
+                           f"you sent {version}); reload it before deciding.")  # fmt: skip
+        before = _state(locked)
+        locked.status, locked.value, locked.rule = (ReviewStatus.DECIDED, value,
+                                                    FinalRule.ADJUDICATED)  # fmt: skip
+        locked.decided_by, locked.decided_at = reviewer, now
+        locked.rationale = rationale.strip()[:5000]
+        locked.guidelines_unclear = bool(guidelines_unclear)
+        locked.guideline_comment = guideline_comment.strip()[:5000] if guidelines_unclear else ""
+        locked.guideline_resolved = False
+        locked.claimed_by = locked.claim_expires_at = None
+        locked.requeued = False
+        if seconds_spent is not None:
+            locked.seconds_spent = (locked.seconds_spent or 0) + max(0.0, float(seconds_spent))
+        locked.version += 1
+        locked.save()
+        _log(locked, ReviewAction.DECIDED, before, actor=reviewer, note=locked.rationale).save()
+        audit(AuditKind.ITEM_ADJUDICATED, actor=reviewer, project=locked.project,
+              item=locked.item_id, version=locked.version)  # fmt: skip
+        agreement_mark_stale(project=locked.project)
+    return locked
+
+
+def review_requeue(*, item: Item, lead, note: str = "") -> Review:
+    """Sends `item` (any item of the project) back to the review queue, keeping its history: a
+    lead's second look, or label-noise detection's. Idempotent while it waits."""
+    now = timezone.now()
+    with transaction.atomic():
+        review = Review.objects.select_for_update().filter(item=item).first()
+        before = _state(review)
+        if review is None:
+            review = Review(item=item, project=item.project)
+        review.status, review.value, review.rule = ReviewStatus.WAITING, None, ""
+        review.requeued, review.waiting_since = True, now
+        review.claimed_by = review.claim_expires_at = None
+        review.version += 1 if review.pk else 0
+        review.save()
+        _log(review, ReviewAction.REQUEUED, before, actor=lead, note=note.strip()[:2000]).save()
+        audit(AuditKind.ITEM_REQUEUED, actor=lead, project=item.project, item=item.pk)
+        agreement_mark_stale(project=item.project)
+    return review
+
+
+def guideline_issue_resolve(*, review: Review) -> None:
+    """Marks a flagged decision's guideline issue as dealt with. Idempotent."""
+    Review.objects.filter(pk=review.pk, guidelines_unclear=True).update(guideline_resolved=True)
+
+
+def gold_promote(*, review: Review, lead) -> Item:
+    """Makes a settled or decided item's final label its gold answer."""
+    if review.value is None or review.status == ReviewStatus.WAITING:
+        raise Conflict("Only an item with a final label can become a gold item.")
+    return gold_set(item=review.item, value=review.value, user=lead)
