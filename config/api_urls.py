@@ -8,6 +8,7 @@ app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("", include("adjudication.api_urls")),
     path("", include("annotation.api_urls")),
     path("", include("curation.api_urls")),
 ]

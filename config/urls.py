@@ -27,6 +27,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("api/", include("config.api_urls")),
+    path("", include("adjudication.urls")),
     path("", include("annotation.urls")),
     path("", include("curation.urls")),
 ]

@@ -176,17 +176,29 @@ def url_for(name, team):
         "membership_id": lambda: project.memberships.get(user=team.annotators[1]).pk,
         "username": lambda: team.annotators[1].username,
         "annotation_id": lambda: annotation_for(team),
+        "table": lambda: "summary",
     }
     route = dict(routes())[name]
     kwargs = {key: values[key]() for key in re.findall(r"<(?:\w+:)?(\w+)>", route)}
     return reverse(name, kwargs=kwargs)
 
 
-from tests.authz_routes import annotation_api, annotation_labeling, annotation_schema  # noqa: E402
+from tests.authz_routes import (  # noqa: E402
+    adjudication_api,
+    adjudication_dashboard,
+    adjudication_review,
+    annotation_api,
+    annotation_labeling,
+    annotation_schema,
+)
 
-for _module in (annotation_schema, annotation_labeling, annotation_api):
+# A module may define prepare(team): data its routes need before each request (e.g. a review).
+PREPARE = {}
+for _module in (annotation_schema, annotation_labeling, annotation_api, adjudication_review,
+                adjudication_api, adjudication_dashboard):  # fmt: skip
     assert not set(_module.ROUTES) & set(MATRIX), f"{_module.__name__} repeats a route"
     MATRIX.update(_module.ROUTES)
+    PREPARE.update(dict.fromkeys(_module.ROUTES, getattr(_module, "prepare", None)))
 
 
 CASES = [
@@ -210,6 +222,8 @@ def test_route_answers_each_persona_as_declared(
     user = team.persona(persona)
     if user is not None:
         client.force_login(user)
+    if PREPARE.get(name) is not None:
+        PREPARE[name](team)
     url = url_for(name, team)
     uploads = isinstance(payload, dict) and any(isinstance(v, tuple) for v in payload.values())
     if uploads:

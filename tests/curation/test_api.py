@@ -185,10 +185,13 @@ def _api_routes():
 def test_every_api_route_and_method_is_in_the_matrix():
     """A new route or method without a matrix entry fails here (AUTHZ-3)."""
     declared = {name for name, _ in MATRIX}
-    routes = {p.name for p in _api_routes()} - {"schema", "docs"}
+    # The adjudication API's rows live in tests/authz_routes/adjudication_api.py (the route
+    # matrix of tests/test_authz_matrix.py, which also fails on a route without an entry).
+    ours = [p for p in _api_routes() if not p.callback.__module__.startswith("adjudication")]
+    routes = {p.name for p in ours} - {"schema", "docs"}
     assert routes == declared
     for pattern in _api_routes():
-        if pattern.name in declared:
+        if pattern.name in declared and pattern.name in routes:
             methods = {m.upper() for m in pattern.callback.view_class.http_method_names}
             handled = {m for m in methods if hasattr(pattern.callback.view_class, m.lower())}
             handled -= {"OPTIONS", "HEAD"}

@@ -2,11 +2,13 @@
 
 import random
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from adjudication.demo_data import (
     EXTRA_PROJECTS,
@@ -16,6 +18,10 @@ from adjudication.demo_data import (
     demo_messages,
     extra_items,
 )
+from adjudication.models import AgreementSnapshot, Review, ReviewStatus
+from adjudication.report import agreement_report
+from adjudication.services import review_decide, reviews_sync
+from annotation.gold import gold_set
 from annotation.models import Annotation, LabelSchema, SchemaKind
 from annotation.services import items_recount
 from curation.hashing import content_hash
@@ -132,6 +138,38 @@ class Command(BaseCommand):
                     )
         Annotation.objects.bulk_create(annotations)
         items_recount(project=project)
+        self._spread_over_weeks(rows[:n_annotated])
+        self._review(project, users, rows)
+
+    def _spread_over_weeks(self, items):
+        """The demo's annotations were made over the last six weeks, so the trend has points."""
+        now = timezone.now()
+        for i, item in enumerate(items):
+            when = now - timedelta(days=42 * (len(items) - i) / len(items))
+            Annotation.objects.filter(item=item).update(created_at=when, updated_at=when)
+
+    def _review(self, project, users, rows):
+        """Settles the labeled items by the default rule, has the reviewer decide a few of the
+        disagreements (one flagged "guidelines unclear"), makes five unlabeled items gold, and
+        computes the agreement figures."""
+        reviews_sync(project=project)
+        waiting = list(Review.objects.filter(project=project, status=ReviewStatus.WAITING)
+                       .select_related("item").order_by("item_id")[:4])  # fmt: skip
+        for i, review in enumerate(waiting):
+            given = Annotation.objects.filter(item=review.item).order_by("pk").first()
+            review_decide(review=review, reviewer=users["rui"], value=given.value,
+                          rationale="The message asks for this; see the guidelines' examples.",
+                          guidelines_unclear=i == 0,
+                          guideline_comment="Refund or billing? The guidelines do not say."
+                          if i == 0 else "")  # fmt: skip
+        for item in rows[-5:]:
+            gold_set(item=item, value={"label": LABELS[0]["value"]}, user=users["lena"])
+        project.gold_rate = 0.05
+        project.save(update_fields=["gold_rate"])
+        AgreementSnapshot.objects.update_or_create(
+            project=project,
+            defaults={"data": agreement_report(project=project), "computed_at": timezone.now()},
+        )
 
     def _print(self, project, passwords, created):
         verb = "Created" if created else "Refreshed"
