@@ -12,7 +12,6 @@ carry the review's version (body or `If-Match`): a stale one is a 409, never an 
 import math
 import re
 
-from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -36,9 +35,8 @@ from adjudication.selectors import (
     snapshot_for,
 )
 from adjudication.services import (
-    agreement_mark_stale,
     guideline_issue_resolve,
-    policy_for,
+    policy_update,
     review_claim,
     review_decide,
     review_next,
@@ -53,7 +51,6 @@ from curation.api import ERRORS, ConcordApi
 from curation.models import Item, Project, Role
 from curation.permissions import HasProjectRole
 from curation.serializers import ErrorSerializer
-from curation.services import project_update
 
 CONFLICT = {409: ErrorSerializer}
 POLICY_FIELDS = [
@@ -473,23 +470,16 @@ class ReviewPolicyApi(ConcordApi):
         description=(
             "Any subset of the fields. 400 names the field: thresholds lie in 0..1, the "
             "tentative threshold at most the agreement threshold, `gold_rate` in 0..0.5. The "
-            "new rule applies to items completed from now on; agreement figures are recomputed."
+            "items not yet decided are settled again by a new rule, and the agreement figures are "
+            "recomputed."
         ),
         request=s.ReviewPolicyUpdateSerializer,
         responses={200: s.ReviewPolicySerializer, **ERRORS},
     )
     def patch(self, request, slug):
         project = self.project
-        with transaction.atomic():
-            policy = policy_for(project)
-            context = {"current": _policy_body(policy, project)}
-            data = self.validated(s.ReviewPolicyUpdateSerializer, request.data, context=context)
-            if "gold_rate" in data:
-                project_update(project=project, gold_rate=data.pop("gold_rate"))
-            if data:
-                for name, value in data.items():
-                    setattr(policy, name, value)
-                policy.full_clean()
-                policy.save()
-                agreement_mark_stale(project=project)
+        current = _policy_body(_policy_read(project), project)
+        data = self.validated(s.ReviewPolicyUpdateSerializer, request.data,
+                              context={"current": current})  # fmt: skip
+        policy = policy_update(project=project, user=request.user, **data)
         return Response(s.ReviewPolicySerializer(_policy_body(policy, project)).data)

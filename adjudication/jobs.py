@@ -8,8 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from adjudication.models import AgreementSnapshot
-from adjudication.services import reviews_sync
-from curation.jobs import Report, job_kind, job_run_start
+from adjudication.services import reviews_resettle, reviews_sync
+from curation.jobs import Report, job_kind, job_run_nudge, job_run_start
 from curation.models import ACTIVE_JOB_STATUSES, JobRun, Project
 
 KIND = "agreement"
@@ -23,6 +23,9 @@ def agreement_job(run: JobRun, report: Report) -> dict:
     project = run.project
     started = timezone.now()
     counts = reviews_sync(project=project, report=report)
+    if run.params.get("resettle"):
+        resettled = reviews_resettle(project=project, report=report)
+        counts["changed"] += resettled["changed"]
     report(0.3, counts)
     data = agreement_report(project=project, report=lambda p: report(0.3 + 0.7 * p, counts))
     seconds = (timezone.now() - started).total_seconds()
@@ -45,6 +48,12 @@ def agreement_refresh_if_stale(*, project: Project, user=None, force: bool = Fal
         fresh = snapshot.computed_at is not None and snapshot.stale_since is None
         recent = snapshot.computed_at and timezone.now() - snapshot.computed_at < MIN_INTERVAL
         if fresh or recent:
-            return JobRun.objects.filter(project=project, kind=KIND,
-                                         status__in=ACTIVE_JOB_STATUSES).first()  # fmt: skip
-    return job_run_start(project=project, kind=KIND, user=user)
+            return _active(project)
+    run = job_run_start(project=project, kind=KIND, user=user)
+    job_run_nudge(run=run)  # an older run whose message was lost would block every refresh
+    return run
+
+
+def _active(project: Project) -> JobRun | None:
+    active = JobRun.objects.filter(project=project, kind=KIND, status__in=ACTIVE_JOB_STATUSES)
+    return active.first()

@@ -31,6 +31,7 @@ from annotation.gold import gold_set
 from annotation.models import Annotation, LabelSchema
 from annotation.schemas import value_problems
 from annotation.services import Conflict
+from curation.bulk import bulk_insert
 from curation.models import AuditKind, Item, Project
 from curation.services import audit
 
@@ -47,6 +48,57 @@ def policy_for(project: Project) -> ReviewPolicy:
     if policy is None:
         policy, _ = ReviewPolicy.objects.get_or_create(project=project)
     return policy
+
+
+POLICY_FIELDS = ("rule", "item_threshold", "anonymize", "agreement_threshold",
+                 "tentative_threshold", "rating_level")  # fmt: skip
+SETTLING_FIELDS = ("rule", "item_threshold")
+
+
+def policy_update(*, project: Project, user=None, gold_rate=None, **fields) -> ReviewPolicy:
+    """Changes the project's review policy (and its gold rate), checked by the models
+    (ValidationError names the field). A new rule or item threshold re-settles the items not
+    yet decided: the agreement job does that, so a big project does not wait on the request."""
+    unknown = set(fields) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationError({name: ["Not a setting of the review policy."] for name in unknown})
+    with transaction.atomic():
+        policy = ReviewPolicy.objects.select_for_update().filter(project=project).first()
+        policy = policy or ReviewPolicy(project=project)
+        resettle = any(name in fields and fields[name] != getattr(policy, name)
+                       for name in SETTLING_FIELDS)  # fmt: skip
+        for name, value in fields.items():
+            setattr(policy, name, value)
+        policy.full_clean()
+        policy.save()
+        if gold_rate is not None and gold_rate != project.gold_rate:
+            project.gold_rate = gold_rate
+            project.full_clean()
+            project.save(update_fields=["gold_rate", "updated_at"])
+        agreement_mark_stale(project=project)
+        if resettle:
+            from curation.jobs import job_run_start
+
+            job_run_start(project=project, kind="agreement", user=user, params={"resettle": True})
+    return policy
+
+
+def reviews_resettle(*, project: Project, report=None) -> dict:
+    """Settles again, by the current rule, every reviewed item not decided or sent back: after
+    the lead changed the rule. Idempotent."""
+    open_items = list(
+        Review.objects.filter(project=project, status__in=[ReviewStatus.AUTO, ReviewStatus.WAITING],
+                              requeued=False)
+        .order_by("item_id").values_list("item_id", flat=True)
+    )  # fmt: skip
+    counts = {"settled": 0, "waiting": 0, "changed": 0}
+    for start in range(0, len(open_items), CHUNK):
+        found = reviews_refresh(project=project, item_ids=open_items[start : start + CHUNK])
+        for key, n in found.items():
+            counts[key] += n
+        if report is not None:
+            report(0.3 * (start + CHUNK) / len(open_items), counts)
+    return counts
 
 
 def _state(review: Review | None) -> dict | None:
@@ -119,11 +171,7 @@ def _refresh_chunk(project, policy, item_ids, now, counts) -> None:
                 events.append(_log(review, ReviewAction.REOPENED, before))
             elif review.agreement != outcome.agreement:
                 changed.append(review)
-        Review.objects.bulk_create(new, batch_size=1000)  # sets their ids on both databases
-        for review in new:
-            waiting = review.status == ReviewStatus.WAITING
-            events.append(_log(review, ReviewAction.QUEUED if waiting else ReviewAction.SETTLED,
-                               None))  # fmt: skip
+        _insert_new(new, now)
         Review.objects.bulk_update(
             changed,
             ["status", "value", "rule", "agreement", "waiting_since", "claimed_by",
@@ -132,6 +180,29 @@ def _refresh_chunk(project, policy, item_ids, now, counts) -> None:
         )  # fmt: skip
         ReviewEvent.objects.bulk_create(events, batch_size=1000)
         counts["changed"] += len(changed)
+
+
+REVIEW_COLUMNS = ["item", "project", "status", "value", "rule", "agreement", "waiting_since",
+                  "rationale", "guidelines_unclear", "guideline_comment", "guideline_resolved",
+                  "requeued", "version", "updated_at"]  # fmt: skip
+EVENT_COLUMNS = ["review", "action", "before", "after", "note", "created_at"]
+
+
+def _insert_new(new: list[Review], now) -> None:
+    """Writes new reviews and their first event ("settled" or "queued") with COPY: an import
+    of a million labeled items brings as many reviews."""
+    if not new:
+        return
+    bulk_insert(Review, REVIEW_COLUMNS, (
+        (r.item_id, r.project_id, r.status, r.value, r.rule, r.agreement, r.waiting_since,
+         "", False, "", False, False, 1, now) for r in new
+    ))  # fmt: skip
+    ids = dict(Review.objects.filter(item_id__in=[r.item_id for r in new])
+               .values_list("item_id", "pk"))  # fmt: skip
+    bulk_insert(ReviewEvent, EVENT_COLUMNS, (
+        (ids[r.item_id], ReviewAction.QUEUED if r.status == ReviewStatus.WAITING
+         else ReviewAction.SETTLED, None, _state(r), "", now) for r in new
+    ))  # fmt: skip
 
 
 def reviews_sync(*, project: Project, report=None) -> dict:

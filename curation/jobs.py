@@ -68,6 +68,25 @@ def job_run_start(*, project: Project, kind: str, user=None, params: dict | None
     return run
 
 
+QUEUED_PATIENCE = timedelta(seconds=60)
+
+
+def job_run_nudge(*, run: JobRun, now=None) -> bool:
+    """Sends a run again when its message seems lost: queued for over a minute, or running
+    with its lease expired (its worker or thread died). The claim is atomic, so a run that was
+    only slow is never performed twice (JOB-3). Returns whether it was sent."""
+    now = now or timezone.now()
+    lost = (run.status == JobStatus.QUEUED and run.created_at < now - QUEUED_PATIENCE) or (
+        run.status == JobStatus.RUNNING
+        and run.lease_expires_at is not None
+        and run.lease_expires_at < now
+        and run.attempts < settings.JOB_MAX_ATTEMPTS
+    )
+    if lost:
+        transaction.on_commit(lambda: _dispatch(run.pk))
+    return lost
+
+
 def _dispatch(run_id: int) -> None:
     """Sends the run to Celery; in the embedded default (no broker) runs it in this process,
     on a background thread unless JOBS_IN_PROCESS is "inline" (the test suite)."""

@@ -6,11 +6,13 @@ import csv
 import io
 import re
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from adjudication.jobs import agreement_refresh_if_stale
 from adjudication.models import AgreementSnapshot, ReviewPolicy
@@ -220,3 +222,16 @@ def test_the_items_behind_a_pair_and_the_confusion_matrix(team, client, compute)
     assert client.get(url, {"a": "x"}).status_code == 400
     items = reverse("adjudication:agreement_items", kwargs={"slug": project.slug})
     assert client.get(items, {"a": a.pk, "b": c.pk}).status_code == 200
+
+
+def test_a_run_whose_message_was_lost_is_sent_again(team, run_jobs):
+    """A queued run nobody performs (its process died before sending it) would hold every
+    later refresh; after a minute the next refresh sends it again, and it completes once."""
+    project = k2011_project(team, kind="single_choice")
+    lost = JobRun.objects.create(project=project, kind="agreement")
+    JobRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    with run_jobs():
+        assert agreement_refresh_if_stale(project=project) == lost
+    lost.refresh_from_db()
+    assert (lost.status, lost.attempts) == ("done", 1)
+    assert round(AgreementSnapshot.objects.get(project=project).data["alpha"]["value"], 3) == 0.743

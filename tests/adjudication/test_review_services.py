@@ -19,6 +19,7 @@ from annotation.models import Annotation, LabelSchema
 from annotation.services import Conflict, annotation_submit, assignment_next
 from curation.exporting.records import export_records
 from curation.models import AuditEvent, AuditKind, Item, QueueRank, Role
+from tests.conftest import jobs_in_process
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -278,3 +279,40 @@ def test_promoting_a_decided_item_makes_it_gold(team, waiting):
     assert item.gold == {"label": "refund"}
     with pytest.raises(Conflict):
         services.gold_promote(review=Review(item=item, status=ReviewStatus.WAITING), lead=team.lead)
+
+
+# --- the policy ---------------------------------------------------------------------------------
+
+
+def test_a_new_rule_settles_again_the_items_not_yet_decided(
+    team, schema, django_capture_on_commit_callbacks
+):
+    majority, decided = team.project.items.all()[:2]
+    label(majority, team.annotators, ["refund", "billing", "refund"])
+    label(decided, team.annotators, ["refund", "billing", "refund"])
+    services.review_decide(review=review_of(decided), reviewer=team.reviewer,
+                           value={"label": "billing"})  # fmt: skip
+    assert review_of(majority).status == "waiting"
+    with jobs_in_process(), django_capture_on_commit_callbacks(execute=True):
+        services.policy_update(project=team.project, user=team.lead, rule="no_majority",
+                               gold_rate=0.1)  # fmt: skip
+    settled = review_of(majority)
+    assert (settled.status, settled.rule, settled.value) == ("auto", "majority",
+                                                             {"label": "refund"})  # fmt: skip
+    assert settled.events.last().action == ReviewAction.REOPENED
+    assert review_of(decided).value == {"label": "billing"}  # a decision stays
+    team.project.refresh_from_db()
+    assert team.project.gold_rate == 0.1
+
+
+def test_the_policy_refuses_unknown_and_out_of_range_settings(team):
+    with pytest.raises(ValidationError) as unknown:
+        services.policy_update(project=team.project, colour="red")
+    assert "colour" in unknown.value.message_dict
+    with pytest.raises(ValidationError) as crossed:
+        services.policy_update(project=team.project, agreement_threshold=0.5,
+                               tentative_threshold=0.7)  # fmt: skip
+    assert crossed.value.messages
+    with pytest.raises(ValidationError):
+        services.policy_update(project=team.project, gold_rate=0.9)
+    assert ReviewPolicy.objects.filter(project=team.project).count() == 0
