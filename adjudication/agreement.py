@@ -482,7 +482,8 @@ def cohen_kappa(records: Iterable, a, b, *, weights=None, order=None) -> Stat:
 def pairwise_kappa(records: Iterable, *, weights=None, order=None) -> list[dict]:
     """Cohen's kappa for every pair of annotators sharing at least one item.
 
-    Returns ``{"a", "b", "shared", "kappa"}`` dicts sorted by (str(a), str(b)), with a before b.
+    Returns ``{"a", "b", "shared", "kappa", "scott_pi"}`` dicts sorted by (str(a), str(b)), with
+    a before b; Scott's pi (unweighted) comes from the same shared items.
     """
     table = _table(records)
     distances = _weights(table.categories, weights, order)
@@ -494,7 +495,8 @@ def pairwise_kappa(records: Iterable, *, weights=None, order=None) -> list[dict]
             x, y = _shared(rows, a, b)
             if len(x):
                 kappa = _kappa(x, y, len(table.categories), distances)
-                pairs.append({"a": a, "b": b, "shared": len(x), "kappa": kappa})
+                pi = _scott(x, y, len(table.categories))
+                pairs.append({"a": a, "b": b, "shared": len(x), "kappa": kappa, "scott_pi": pi})
     return pairs
 
 
@@ -504,12 +506,14 @@ def scott_pi(records: Iterable, a, b) -> Stat:
     """
     table = _table(records)
     x, y = _shared(_by_annotator(table), a, b)
+    return _scott(x, y, len(table.categories))
+
+
+def _scott(x: np.ndarray, y: np.ndarray, n_categories: int) -> Stat:
     n = len(x)
     if not n:
         return _undefined(NO_SHARED)
-    pooled = np.bincount(x, minlength=len(table.categories)) + np.bincount(
-        y, minlength=len(table.categories)
-    )
+    pooled = np.bincount(x, minlength=n_categories) + np.bincount(y, minlength=n_categories)
     expected = float(4 * n * n - pooled @ pooled)
     if expected == 0:
         return _undefined(ONE_CATEGORY, n)

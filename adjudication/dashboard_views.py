@@ -35,6 +35,7 @@ SORT_COLUMNS = [
     ("agreement", "Agreement with others"),
     ("kappa", "Kappa with the others"),
     ("gold_accuracy", "Accuracy on gold"),
+    ("gold_kappa", "Kappa with gold"),
     ("median_seconds", "Median seconds per item"),
     ("skips", "Skips"),
 ]
@@ -63,10 +64,15 @@ def _number(stat: dict | None, places: int = 3) -> str:
 def _figure(name: str, stat: dict | None, thresholds: dict) -> dict:
     stat = stat or {}
     ci = stat.get("ci")
+    note = ""
+    if stat.get("excluded"):  # Fleiss' kappa leaves out items without the full count
+        note = (f"{stat['excluded']} item{'s' if stat['excluded'] != 1 else ''} without "
+                f"{stat.get('raters')} annotations left out.")  # fmt: skip
     return {
         "name": name,
         "text": _number(stat),
         "n": stat.get("n", 0),
+        "note": note,
         "reason": stat.get("reason", ""),
         "ci": f"{ci[0]:.3f} to {ci[1]:.3f}" if ci else "",
         "band": charts.band(stat.get("value"), thresholds["agreement"], thresholds["tentative"]),
@@ -130,6 +136,7 @@ def dashboard_context(project, data: dict) -> dict:
                 "b_name": _name(data, p["b"]),
                 "text": _number(p["kappa"]),
                 "reason": p["kappa"].get("reason", ""),
+                "pi_text": _number(p.get("scott_pi")),
                 "href": f"{items_url}?{urlencode({'a': p['a'], 'b': p['b']})}",
             }
             for p in data["pairwise"]
@@ -150,6 +157,7 @@ def _annotator_row(row: dict, items_url: str) -> dict:
         "agreement_text": _number(row["agreement"]),
         "kappa_text": _number(row["kappa"]),
         "gold_text": _number(row["gold_accuracy"]),
+        "gold_kappa_text": _number(row["gold_kappa"]),
         "gold_n": row["gold_accuracy"].get("n", 0),
         "seconds_text": "–" if seconds is None else f"{seconds:.1f}",
         "href": f"{items_url}?annotator={row['annotator_id']}",
@@ -235,28 +243,32 @@ def _numeric(text: str) -> bool:
 
 def _table(data: dict, table: str) -> tuple[list[str], list[list]]:
     if table == "summary":
-        rows = [["alpha", data["alpha"], data["alpha"].get("n"), data["alpha"].get("reason")]]
+        alpha = data["alpha"]
+        ci = alpha.get("ci") or ["", ""]
+        rows = [["alpha", alpha, alpha.get("n"), alpha.get("reason"), *ci]]
         for key in ("fleiss", "ac1", "percent"):
             stat = data.get(key) or {}
-            rows.append([key, stat, stat.get("n"), stat.get("reason")])
+            rows.append([key, stat, stat.get("n"), stat.get("reason"), "", ""])
         for key, stat in data.get("kind_figures", {}).items():
             if isinstance(stat, dict) and "value" in stat:
-                rows.append([key, stat, stat.get("n"), stat.get("reason")])
-        return ["statistic", "value", "n", "undefined_because"], rows
+                rows.append([key, stat, stat.get("n"), stat.get("reason"), "", ""])
+        return ["statistic", "value", "n", "undefined_because", "ci_low", "ci_high"], rows
     if table == "pairwise":
-        return ["annotator_a", "annotator_b", "shared_items", "value", "undefined_because"], [
+        header = ["annotator_a", "annotator_b", "shared_items", "value", "undefined_because",
+                  "scotts_pi"]  # fmt: skip
+        return header, [
             [_name(data, p["a"]), _name(data, p["b"]), p["shared"], p["kappa"],
-             p["kappa"].get("reason")] for p in data["pairwise"]]  # fmt: skip
+             p["kappa"].get("reason"), p.get("scott_pi")] for p in data["pairwise"]]  # fmt: skip
     if table == "per_label":
         return ["label", "annotations", "alpha", "undefined_because"], [
             [r["label"], r["count"], r["alpha"], r["alpha"].get("reason")]
             for r in data["per_label"]]  # fmt: skip
     if table == "per_annotator":
-        header = ["annotator", "items", "agreement", "kappa", "gold_accuracy", "gold_items",
-                  "median_seconds", "skips"]  # fmt: skip
+        header = ["annotator", "items", "agreement", "kappa", "gold_accuracy", "gold_kappa",
+                  "gold_items", "median_seconds", "skips"]  # fmt: skip
         return header, [
             [r["name"], r["items"], r["agreement"], r["kappa"], r["gold_accuracy"],
-             r["gold_accuracy"].get("n"), r["median_seconds"], r.get("skips", 0)]
+             r["gold_kappa"], r["gold_accuracy"].get("n"), r["median_seconds"], r.get("skips", 0)]
             for r in data["per_annotator"]
         ]  # fmt: skip
     return [data["trend"]["by"], "alpha", "n"], [

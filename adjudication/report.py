@@ -205,8 +205,8 @@ def _pairwise(scope: _Scope, records: list) -> list[dict]:
         return _span_pairs(by_pair)
     weights = "quadratic" if scope.kind == SchemaKind.RATING else None
     pairs = agreement.pairwise_kappa(records, weights=weights, order=scope.order)
-    return [{"a": p["a"], "b": p["b"], "shared": p["shared"], "kappa": p["kappa"].as_dict()}
-            for p in pairs]  # fmt: skip
+    return [{"a": p["a"], "b": p["b"], "shared": p["shared"], "kappa": p["kappa"].as_dict(),
+             "scott_pi": p["scott_pi"].as_dict()} for p in pairs]  # fmt: skip
 
 
 def _span_pairs(by_item: dict) -> list[dict]:

@@ -674,3 +674,14 @@ def test_nothing_raises_on_empty_records():
     assert cohen_kappa([], "x", "y").value is None
     assert scott_pi([], "x", "y").value is None
     assert pairwise_kappa([]) == [] and per_label([]) == {}
+
+
+def test_pairwise_entries_carry_scotts_pi_of_the_same_items():
+    """The dashboard's pair table takes Scott's pi from pairwise_kappa: it must equal
+    scott_pi computed on its own for each pair."""
+    rng = np.random.default_rng(3)
+    records = [(i, a, int(rng.integers(3))) for i in range(60) for a in "pqr" if rng.random() < 0.8]
+    for pair in pairwise_kappa(records):
+        alone = scott_pi(records, pair["a"], pair["b"])
+        assert pair["scott_pi"].value == pytest.approx(alone.value)
+        assert pair["scott_pi"].n == alone.n == pair["shared"]

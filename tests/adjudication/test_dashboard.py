@@ -124,10 +124,15 @@ def test_the_page_and_the_csv_show_the_same_numbers(team, client, compute):
     html = page(client, project).content.decode()
     for key in ("fleiss", "ac1", "percent"):
         assert f"{data[key]['value']:.3f}" in html
+    # Fleiss' kappa needs a fixed count: units 1, 10, 11 and 12 have fewer than four ratings.
+    assert data["fleiss"]["excluded"] == 4
+    assert "4 items without 4 annotations left out." in html
     for table in ("pairwise", "per_label", "per_annotator", "trend"):
         url = reverse("adjudication:agreement_csv", kwargs={"slug": project.slug, "table": table})
         body = client.get(url).content.decode()
         assert len(body.splitlines()) >= 2, table
+        if table == "pairwise":
+            assert body.splitlines()[0].endswith("scotts_pi")
 
 
 def test_per_annotator_rows_carry_time_and_gold_accuracy(team, compute):
