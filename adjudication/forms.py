@@ -199,7 +199,8 @@ class ReviewSettingsForm(forms.ModelForm):
             "rating_level": "Level of measurement of ratings",
         }
         help_texts = {
-            "rule": "A new rule applies to items as they get their last annotation.",
+            "rule": "A new rule applies to every item not yet decided: complete ones are "
+            "settled again in the background, the rest as they get their last annotation.",
             "anonymize": "Reviewers then see Annotator 1, 2, … on each item.",
             "rating_level": "For rating projects: how alpha treats the scale.",
         }

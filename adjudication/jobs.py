@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from adjudication.models import AgreementSnapshot
-from adjudication.services import reviews_resettle, reviews_sync
+from adjudication.services import policy_for, reviews_resettle, reviews_sync
 from curation.jobs import Report, job_kind, job_run_nudge, job_run_start
 from curation.models import ACTIVE_JOB_STATUSES, JobRun, Project
 
@@ -22,12 +22,16 @@ def agreement_job(run: JobRun, report: Report) -> dict:
 
     project = run.project
     started = timezone.now()
+    policy = policy_for(project)
     counts = reviews_sync(project=project, report=report)
-    if run.params.get("resettle"):
+    previous = AgreementSnapshot.objects.filter(project=project).first()
+    settled_under = previous.data.get("policy_updated_at") if previous else None
+    if run.params.get("resettle") or settled_under != policy.updated_at.isoformat():
         resettled = reviews_resettle(project=project, report=report)
         counts["changed"] += resettled["changed"]
     report(0.3, counts)
     data = agreement_report(project=project, report=lambda p: report(0.3 + 0.7 * p, counts))
+    data["policy_updated_at"] = policy.updated_at.isoformat()  # the rule these reviews follow
     seconds = (timezone.now() - started).total_seconds()
     with transaction.atomic():
         snapshot, _ = AgreementSnapshot.objects.select_for_update().get_or_create(project=project)

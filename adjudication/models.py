@@ -130,6 +130,7 @@ class ReviewAction(models.TextChoices):
     DECIDED = "decided", "Decided"
     REQUEUED = "requeued", "Sent back for review"
     REOPENED = "reopened", "Reopened: the annotations changed"
+    RESETTLED = "resettled", "Settled again by a new rule"
 
 
 class ReviewEvent(models.Model):

@@ -3,29 +3,29 @@ settings (included by adjudication/urls.py)."""
 
 from django.urls import path
 
-from adjudication import review_views as views
+from adjudication import lead_views, review_views
 
 REVIEW = "p/<slug:slug>/review/"
 ITEM = REVIEW + "<int:item_id>/"
 
 urlpatterns = [
-    path(REVIEW, views.review_queue, name="review_queue"),
-    path(REVIEW + "next/", views.review_start, name="review_next"),
-    path(REVIEW + "settings/", views.review_settings, name="review_settings"),
-    path(ITEM, views.review_item, name="review_item"),
-    path(ITEM + "skip/", views.review_skip, name="review_skip"),
-    path(ITEM + "requeue/", views.review_requeue_view, name="review_requeue"),
-    path("p/<slug:slug>/guideline-issues/", views.guideline_issues, name="guideline_issues"),
+    path(REVIEW, review_views.review_queue, name="review_queue"),
+    path(REVIEW + "next/", review_views.review_start, name="review_next"),
+    path(REVIEW + "settings/", lead_views.review_settings, name="review_settings"),
+    path(ITEM, review_views.review_item, name="review_item"),
+    path(ITEM + "skip/", review_views.review_skip, name="review_skip"),
+    path(ITEM + "requeue/", review_views.review_requeue_view, name="review_requeue"),
+    path("p/<slug:slug>/guideline-issues/", lead_views.guideline_issues, name="guideline_issues"),
     path(
         "p/<slug:slug>/guideline-issues/<int:item_id>/resolve/",
-        views.guideline_issue_resolve_view,
+        lead_views.guideline_issue_resolve_view,
         name="guideline_issue_resolve",
     ),
-    path("p/<slug:slug>/gold/", views.gold, name="gold"),
+    path("p/<slug:slug>/gold/", lead_views.gold, name="gold"),
     path(
         "p/<slug:slug>/gold/<int:item_id>/promote/",
-        views.gold_promote_view,
+        lead_views.gold_promote_view,
         name="gold_promote",
     ),
-    path("p/<slug:slug>/gold/<int:item_id>/remove/", views.gold_remove, name="gold_remove"),
+    path("p/<slug:slug>/gold/<int:item_id>/remove/", lead_views.gold_remove, name="gold_remove"),
 ]

@@ -58,7 +58,9 @@ SETTLING_FIELDS = ("rule", "item_threshold")
 def policy_update(*, project: Project, user=None, gold_rate=None, **fields) -> ReviewPolicy:
     """Changes the project's review policy (and its gold rate), checked by the models
     (ValidationError names the field). A new rule or item threshold re-settles the items not
-    yet decided: the agreement job does that, so a big project does not wait on the request."""
+    yet decided: the agreement job does that, so a big project does not wait on the request.
+    The job compares the policy's time with the one its last figures were settled under, so a
+    run already under way when the rule changed is followed by one that settles again."""
     unknown = set(fields) - set(POLICY_FIELDS)
     if unknown:
         raise ValidationError({name: ["Not a setting of the review policy."] for name in unknown})
@@ -93,7 +95,8 @@ def reviews_resettle(*, project: Project, report=None) -> dict:
     )  # fmt: skip
     counts = {"settled": 0, "waiting": 0, "changed": 0}
     for start in range(0, len(open_items), CHUNK):
-        found = reviews_refresh(project=project, item_ids=open_items[start : start + CHUNK])
+        chunk = open_items[start : start + CHUNK]
+        found = reviews_refresh(project=project, item_ids=chunk, action=ReviewAction.RESETTLED)
         for key, n in found.items():
             counts[key] += n
         if report is not None:
@@ -123,7 +126,8 @@ def _apply(review: Review, outcome: rules.Outcome, values: list, now) -> None:
         review.waiting_since = review.claimed_by = review.claim_expires_at = None
 
 
-def reviews_refresh(*, project: Project, item_ids: list[int], now=None) -> dict:
+def reviews_refresh(*, project: Project, item_ids: list[int], now=None,
+                    action: str = ReviewAction.REOPENED) -> dict:  # fmt: skip
     """Settles or queues the complete items among `item_ids` by the project's rule, creating or
     updating their reviews; decided and sent-back items stay as they are. Set-based per chunk:
     three reads and bulk writes. Idempotent. Returns counts {"settled", "waiting", "changed"}."""
@@ -138,11 +142,11 @@ def reviews_refresh(*, project: Project, item_ids: list[int], now=None) -> dict:
             .values_list("pk", flat=True)
         )  # fmt: skip
         if complete:
-            _refresh_chunk(project, policy, complete, now, counts)
+            _refresh_chunk(project, policy, complete, now, counts, action)
     return counts
 
 
-def _refresh_chunk(project, policy, item_ids, now, counts) -> None:
+def _refresh_chunk(project, policy, item_ids, now, counts, action) -> None:
     values: dict[int, list] = {item_id: [] for item_id in item_ids}
     rows = Annotation.objects.filter(item_id__in=item_ids).order_by("item_id", "pk")
     for item_id, value in rows.values_list("item_id", "value"):
@@ -168,7 +172,7 @@ def _refresh_chunk(project, policy, item_ids, now, counts) -> None:
             if _state(review) != before:
                 review.version += 1
                 changed.append(review)
-                events.append(_log(review, ReviewAction.REOPENED, before))
+                events.append(_log(review, action, before))
             elif review.agreement != outcome.agreement:
                 changed.append(review)
         _insert_new(new, now)

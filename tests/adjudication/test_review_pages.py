@@ -1,10 +1,12 @@
 """The review pages: the queue and its orders, claiming on sight and the read-only view of an item
 someone else holds, deciding (a separate record: annotations stay as they were), stale decisions,
-skipping, sending back, guideline issues, gold items and the settings; item text stays text."""
+skipping, sending back, guideline issues, gold items and the settings (a new rule settles again
+the items not yet decided); item text stays text."""
 
 import json
 import re
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -15,11 +17,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adjudication.models import Review, ReviewAction, ReviewEvent, ReviewPolicy, ReviewStatus
-from adjudication.review_views import Piece, span_pieces
+from adjudication.review_desk import Piece, span_pieces
 from adjudication.services import review_claim, review_decide, review_requeue
 from annotation.models import Annotation, LabelSchema
 from annotation.services import annotation_submit
-from curation.models import AuditEvent, AuditKind, Role
+from curation.models import AuditEvent, AuditKind, JobRun, Role
+from tests.conftest import jobs_in_process
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -636,6 +639,42 @@ def test_settings_save_the_policy_and_the_gold_rate(team, lead):
     assert policy.rating_level == "interval"
     team.project.refresh_from_db()
     assert team.project.gold_rate == 0.05
+
+
+@pytest.fixture
+def run_jobs(django_capture_on_commit_callbacks):
+    """Jobs start when the transaction commits; a test's never does, so the callbacks run when
+    the `with` block ends, and the jobs in this process (as in the embedded default)."""
+
+    @contextmanager
+    def running():
+        with jobs_in_process(), django_capture_on_commit_callbacks(execute=True):
+            yield
+
+    return running
+
+
+def test_a_new_rule_settles_again_the_items_not_yet_decided(team, items, lead, run_jobs):
+    """Under "any disagreement" a majority item waits; switching to "no majority" on the page
+    settles it by its majority (in the agreement job), and a decided item keeps its decision."""
+    waiting = labeled(team, items[0], ["pos", "pos", "neg"])
+    decided = labeled(team, items[1], ["neg", "neg", "pos"])
+    review_decide(review=decided, reviewer=team.reviewer, value={"label": "mixed"}, version=1)
+    assert waiting.status == ReviewStatus.WAITING
+    with run_jobs():
+        response = lead.post(
+            route("review_settings", team.project), SETTINGS | {"rule": "no_majority"}
+        )
+    assert response.status_code == 302
+    assert JobRun.objects.get(project=team.project, kind="agreement").status == "done"
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.value, waiting.rule) == (
+        ReviewStatus.AUTO,
+        {"label": "pos"},
+        "majority",
+    )
+    decided.refresh_from_db()
+    assert (decided.status, decided.value) == (ReviewStatus.DECIDED, {"label": "mixed"})
 
 
 @pytest.mark.parametrize(

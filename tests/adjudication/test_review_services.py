@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from adjudication import services
+from adjudication.jobs import agreement_refresh_if_stale
 from adjudication.models import Review, ReviewAction, ReviewPolicy, ReviewStatus
 from annotation import services as labeling
 from annotation.gold import gold_clear, gold_set
@@ -299,7 +300,7 @@ def test_a_new_rule_settles_again_the_items_not_yet_decided(
     settled = review_of(majority)
     assert (settled.status, settled.rule, settled.value) == ("auto", "majority",
                                                              {"label": "refund"})  # fmt: skip
-    assert settled.events.last().action == ReviewAction.REOPENED
+    assert settled.events.last().action == ReviewAction.RESETTLED
     assert review_of(decided).value == {"label": "billing"}  # a decision stays
     team.project.refresh_from_db()
     assert team.project.gold_rate == 0.1
@@ -316,3 +317,22 @@ def test_the_policy_refuses_unknown_and_out_of_range_settings(team):
     with pytest.raises(ValidationError):
         services.policy_update(project=team.project, gold_rate=0.9)
     assert ReviewPolicy.objects.filter(project=team.project).count() == 0
+
+
+def test_a_rule_changed_while_a_run_was_under_way_is_applied_by_the_next_run(
+    team, schema, django_capture_on_commit_callbacks
+):
+    """The run started before the change did not settle again; the next one sees that its
+    figures were settled under an older policy and does."""
+    item = team.project.items.first()
+    label(item, team.annotators, ["refund", "billing", "refund"])
+    with jobs_in_process(), django_capture_on_commit_callbacks(execute=True):
+        agreement_refresh_if_stale(project=team.project, force=True)  # under any_disagreement
+    assert review_of(item).status == "waiting"
+    # The lead's change lands while a run is active, so no resettling run is started for it.
+    ReviewPolicy.objects.filter(project=team.project).update(
+        rule="no_majority", updated_at=timezone.now()
+    )
+    with jobs_in_process(), django_capture_on_commit_callbacks(execute=True):
+        agreement_refresh_if_stale(project=team.project, force=True)
+    assert (review_of(item).status, review_of(item).rule) == ("auto", "majority")
