@@ -64,3 +64,17 @@ def test_demo_has_a_project_for_every_kind_of_label(db):
     assert set(preference.data) == {"prompt", "response_a", "response_b"}
     for slug in kinds:
         assert Membership.objects.filter(project__slug=slug).count() == 5
+
+
+def test_demo_has_reviews_decisions_gold_and_figures(db):
+    """A newcomer finds a queue to work, decisions to read and a dashboard already drawn."""
+    from adjudication.models import AgreementSnapshot, Review
+
+    run_demo()
+    project = Project.objects.get(slug="support-intents-demo")
+    statuses = set(Review.objects.filter(project=project).values_list("status", flat=True))
+    assert statuses == {"auto", "waiting", "decided"}
+    assert Review.objects.filter(project=project, guidelines_unclear=True).count() == 1
+    assert Item.objects.filter(project=project, gold__isnull=False).count() == 5
+    data = AgreementSnapshot.objects.get(project=project).data
+    assert 0.3 < data["alpha"]["value"] < 0.9 and len(data["trend"]["points"]) >= 2
