@@ -9,7 +9,14 @@ class AnnotationConfig(AppConfig):
         from annotation import signals  # noqa: F401  (connects the receivers)
         from annotation.exporting import enricher
         from annotation.importing import extension
-        from curation.extensions import register_export_enricher, register_import_extension
+        from annotation.selectors import schema_fields
+        from curation.extensions import (
+            REQUIRED_FIELDS,
+            register_export_enricher,
+            register_import_extension,
+        )
 
         register_import_extension(extension)
         register_export_enricher(enricher)
+        if schema_fields not in REQUIRED_FIELDS:
+            REQUIRED_FIELDS.append(schema_fields)

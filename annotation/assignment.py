@@ -17,10 +17,11 @@ def room(*, capacity: int, annotations: int, leases: int) -> int:
     return max(0, capacity - annotations - leases)
 
 
-def queue_rank(*, capacity: int, annotations: int, leases: int, gold: bool = False) -> int:
-    """FULL when nobody else may take the item, STARTED when someone has, NEW otherwise. Gold
-    items are never in the overlap queue: "next item" mixes them in on its own (FULL)."""
-    if gold or room(capacity=capacity, annotations=annotations, leases=leases) == 0:
+def queue_rank(*, capacity: int, annotations: int, leases: int, outside: bool = False) -> int:
+    """FULL when nobody else may take the item, STARTED when someone has, NEW otherwise. Items
+    `outside` the overlap queue are FULL: gold items ("next item" mixes them in on its own) and
+    items a lead dropped."""
+    if outside or room(capacity=capacity, annotations=annotations, leases=leases) == 0:
         return FULL
     return STARTED if annotations + leases > 0 else NEW
 

@@ -38,6 +38,7 @@ def gold_clear(*, item: Item, user) -> Item:
             capacity=locked.project.annotators_per_item,
             annotations=locked.annotation_count,
             leases=locked.lease_count,
+            outside=locked.dropped_at is not None,
         )
         locked.save(update_fields=["gold", "queue_rank"])
         audit(AuditKind.GOLD_CHANGED, actor=user, project=item.project, item=item.pk, gold=False)

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from annotation.models import Annotation, Lease, Skip
+from annotation.models import Annotation, LabelSchema, Lease, Skip
 from curation.models import Item, Project
 
 SEARCH_MAX_CHARS = 200
@@ -53,7 +53,8 @@ def gold_open_to(*, project: Project, annotator) -> QuerySet[Item]:
     """Gold items of `project` that `annotator` has not answered, skipped or leased: mixed into
     their stream at the project's gold rate (unordered)."""
     mine = {"item": OuterRef("pk"), "annotator": annotator}
-    return Item.objects.filter(project=project, gold__isnull=False).filter(
+    found = Item.objects.filter(project=project, gold__isnull=False, dropped_at__isnull=True)
+    return found.filter(
         ~Exists(Annotation.objects.filter(**mine)),
         ~Exists(Skip.objects.filter(**mine)),
         ~Exists(Lease.objects.filter(**mine)),
@@ -168,3 +169,12 @@ def items_adjudicated(*, item_ids: Iterable[int]) -> set[int]:
     for check in ADJUDICATED_ITEMS:
         decided.update(check(ids))
     return decided
+
+
+def schema_fields(project: Project) -> list[str] | None:
+    """The item fields the project's schema needs (for curation's item checks): a preference
+    needs "response_a" and "response_b", every other kind "text"; None without a schema."""
+    kind = LabelSchema.objects.filter(project=project).values_list("kind", flat=True).first()
+    if kind is None:
+        return None
+    return ["response_a", "response_b"] if kind == "preference" else ["text"]

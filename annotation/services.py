@@ -49,7 +49,10 @@ def _set_counts(item: Item, *, annotations: int, leases: int) -> None:
     capacity = item.project.annotators_per_item
     item.annotation_count, item.lease_count = annotations, leases
     item.queue_rank = assignment.queue_rank(
-        capacity=capacity, annotations=annotations, leases=leases, gold=item.gold is not None
+        capacity=capacity,
+        annotations=annotations,
+        leases=leases,
+        outside=item.gold is not None or item.dropped_at is not None,
     )
     item.save(update_fields=["annotation_count", "lease_count", "queue_rank"])
 
@@ -269,7 +272,7 @@ def project_requeue(*, project: Project, items=None) -> None:
     items = Item.objects.filter(project=project) if items is None else items
     items.update(
         queue_rank=Case(
-            When(gold__isnull=False, then=Value(assignment.FULL)),
+            When(Q(gold__isnull=False) | Q(dropped_at__isnull=False), then=Value(assignment.FULL)),
             When(GreaterThanOrEqual(used, capacity), then=Value(assignment.FULL)),
             When(GreaterThan(used, 0), then=Value(assignment.STARTED)),
             default=Value(assignment.NEW),

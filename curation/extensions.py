@@ -68,3 +68,19 @@ def enrich_items(project, item_ids: Iterable[int], mode: str) -> dict[int, dict]
         for item_id, fields in enricher.enrich(project, ids, mode).items():
             merged[item_id].update(fields)
     return merged
+
+
+# The item checks ask which fields of an item's `data` its project's label schema needs (a
+# preference needs two responses). The annotation app answers: it registers a function taking a
+# project and returning field names, or None when it has no opinion.
+REQUIRED_FIELDS: list = []
+
+
+def required_fields(project) -> list[str]:
+    """The fields of `data` each item of `project` needs: the first registered answer, else
+    ["text"]."""
+    for ask in REQUIRED_FIELDS:
+        found = ask(project)
+        if found is not None:
+            return list(found)
+    return ["text"]

@@ -24,6 +24,9 @@ class Project(models.Model):
     annotators_per_item = models.PositiveSmallIntegerField(default=3)
     # Share of "next item" calls that hand out a gold (honeypot) item the annotator has not done.
     gold_rate = models.FloatField(default=0.0)
+    # The project's thresholds for the item checks (curation.quality.checks.CheckSettings) and
+    # the quality jobs to run after each import: {"checks": {...}, "after_import": [kinds]}.
+    quality_settings = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -103,6 +106,9 @@ class Item(models.Model):
     # The known answer of a gold (honeypot) item, set by a lead; None for other items. Gold items
     # are offered to every annotator at the project's gold_rate, outside the overlap queue.
     gold = models.JSONField(null=True, blank=True)
+    # Set when a lead drops the item (a duplicate, a leaked test item): it stays in the database
+    # with its annotations but leaves the labeling queue, exports and quality jobs.
+    dropped_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -213,6 +219,8 @@ class AuditKind(models.TextChoices):
     ITEM_ADJUDICATED = "item_adjudicated", "Item adjudicated"
     ITEM_REQUEUED = "item_requeued", "Item sent back for review"
     GOLD_CHANGED = "gold_changed", "Gold answer changed"
+    ITEMS_DROPPED = "items_dropped", "Items dropped"
+    ITEMS_MOVED = "items_moved", "Items moved to another split"
 
 
 class AuditEvent(models.Model):
@@ -239,3 +247,106 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} ({self.username or self.actor_id})"
+
+
+class FindingKind(models.TextChoices):
+    NEAR_DUPLICATE = "near_duplicate", "Near-duplicates"
+    LEAKAGE = "leakage", "Leakage between splits"
+    ITEM_CHECK = "item_check", "Item check"
+    WRONG_LABEL = "wrong_label", "Likely wrong label"
+    ANNOTATOR = "annotator", "Annotator far below the team"
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    FIXED = "fixed", "Fixed"
+    DROPPED = "dropped", "Dropped"
+    NOT_A_PROBLEM = "not_a_problem", "Not a problem"
+
+
+class Finding(models.Model):
+    """One thing a quality job found: a cluster of near-duplicates, a leaked test item, an item
+    that fails a check, a likely wrong label, an annotator far below the team.
+
+    `key` identifies the finding across runs (the cluster's first item, the item and rule, …),
+    so a rerun updates what it found before instead of adding it twice (JOB-4), and a finding a
+    lead resolved keeps its resolution.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="findings")
+    kind = models.CharField(max_length=32, choices=FindingKind.choices)
+    key = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=16, choices=FindingStatus.choices, default=FindingStatus.OPEN
+    )
+    item = models.ForeignKey(
+        Item, null=True, blank=True, on_delete=models.CASCADE, related_name="findings"
+    )
+    items = models.JSONField(default=list, blank=True)  # ids of the other items involved
+    rule = models.CharField(max_length=64, blank=True)  # the check or the split pair
+    message = models.TextField()
+    score = models.FloatField(null=True, blank=True)  # higher is worse (Jaccard, coverage, …)
+    detail = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey(
+        JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-score", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "kind", "key"], name="finding_once"),
+            models.CheckConstraint(
+                condition=Q(kind__in=FindingKind.values), name="finding_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=FindingStatus.values), name="finding_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "kind", "status"], name="finding_list")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.message[:60]}"
+
+
+class ItemSignature(models.Model):
+    """An item's MinHash band keys under one set of parameters, kept so that a later run signs
+    only new items (curation.quality.dedup)."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    params = models.CharField(max_length=64)  # DedupParams.key()
+    bands = models.BinaryField()  # one 64-bit key per band
+    shingles = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "params"], name="itemsignature_once")
+        ]
+        indexes = [models.Index(fields=["project", "params"], name="itemsignature_project")]
+
+
+class ItemHash(models.Model):
+    """Hashes of an item's normalised text and of its word n-grams, in an indexed integer column
+    so that the leakage check joins splits in SQL (curation.quality.leakage)."""
+
+    class Kind(models.IntegerChoices):
+        EXACT = 0, "Normalised text"
+        NGRAM = 1, "Word n-gram"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    kind = models.PositiveSmallIntegerField(choices=Kind.choices)
+    value = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "kind", "value"], name="itemhash_lookup"),
+            models.Index(fields=["item", "kind"], name="itemhash_item"),
+        ]

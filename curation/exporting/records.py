@@ -85,7 +85,7 @@ def _item_rows(project: Project, after: int, size: int) -> list[tuple]:
     # JSON columns come as text and are parsed with orjson: Django's JSONField would use `json`.
     as_text = TextField()
     return fetch_rows(
-        Item.objects.filter(project=project, pk__gt=after)
+        Item.objects.filter(project=project, pk__gt=after, dropped_at__isnull=True)
         .order_by("pk")
         .values_list("pk", "external_id", Cast("data", as_text), Cast("metadata", as_text),
                      "split", "source", Cast("prediction", as_text))[:size]

@@ -266,6 +266,18 @@ def _finish_or_fail(run: JobRun, tally: Tally, checker: _Checker, options) -> No
                               project=run.project, detail=detail)  # fmt: skip
     job_run_complete(run=run, counts=counts, errors=tally.errors, error_count=tally.error_count,
                      message=message)  # fmt: skip
+    _after_import(run)
+
+
+def _after_import(run: JobRun) -> None:
+    """Queues the quality jobs the lead chose to run after each import; they start once the
+    import has committed (nothing runs for an import that rolled back)."""
+    from curation.quality.registry import QUALITY_JOBS, quality_job_start
+
+    wanted = (run.project.quality_settings or {}).get("after_import", [])
+    for kind in wanted:
+        if kind in QUALITY_JOBS:
+            quality_job_start(project=run.project, kind=kind, user=run.created_by)
 
 
 @job_kind("import")

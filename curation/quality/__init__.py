@@ -1,0 +1,1 @@
+"""Quality jobs: near-duplicates, leakage and item checks; adjudication adds wrong labels."""

@@ -1,0 +1,290 @@
+"""The quality jobs of curation: item checks, leakage between splits and near-duplicates.
+
+Each is a JobRun kind registered in `curation.quality.registry`, so the project page, the API
+and `manage.py run_job` start it the same way. A job reads items in chunks (a server-side cursor
+on PostgreSQL), does the per-text work with the pure modules (`checks`, `leakage`, `dedup`),
+keeps hashes and signatures in indexed tables so a rerun only works on new items, joins in SQL
+where it can, and swaps its findings in at the end together with the run's completion: a run
+that fails or is cancelled leaves the previous findings as they were.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef
+
+from curation.bulk import bulk_insert
+from curation.extensions import required_fields
+from curation.jobs import JobFailed, Report, job_kind, job_run_complete
+from curation.models import FindingKind, Item, ItemHash, JobRun, Project, Split
+from curation.quality import checks, leakage
+from curation.quality.findings import Draft, findings_replace
+from curation.quality.registry import QualityJob, register_quality_job
+
+CHUNK = 5000
+ITEM_CHECKS, LEAKAGE = "item_checks", "leakage"
+
+
+def _live_items(project: Project):
+    return Item.objects.filter(project=project, dropped_at__isnull=True)
+
+
+def item_text(data, fields: list[str]) -> str:
+    """The text the checks read: the item's `text`, or its required fields (a preference's
+    prompt and responses) one after the other."""
+    if not isinstance(data, dict):
+        return ""
+    names = ["text"] if "text" in fields else ["prompt", *fields]
+    parts = [data.get(name) for name in names]
+    return "\n".join(part for part in parts if isinstance(part, str))
+
+
+def _chunks(queryset, fields: tuple[str, ...]) -> Iterator[list[tuple]]:
+    """Rows of `queryset` in chunks of CHUNK, read with a server-side cursor where there is one."""
+    chunk = []
+    for row in queryset.order_by("pk").values_list(*fields).iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# --- item checks -----------------------------------------------------------------------------
+
+register_quality_job(
+    QualityJob(
+        kind=ITEM_CHECKS,
+        label="Item checks",
+        description=(
+            "Empty, too short or too long texts, mostly non-letters, long repeated characters or "
+            "lines, fields the label schema needs, and personal data (e-mail addresses, phone "
+            "numbers, card numbers that pass the Luhn check, IBANs). Thresholds are the "
+            "project's quality settings."
+        ),
+        finding_kind=FindingKind.ITEM_CHECK,
+    )
+)
+
+
+def check_settings(project: Project) -> checks.CheckSettings:
+    """The project's thresholds, with the fields its label schema needs."""
+    stored = dict((project.quality_settings or {}).get("checks", {}))
+    stored["required_fields"] = required_fields(project)
+    try:
+        return checks.CheckSettings.from_dict(stored)
+    except (TypeError, ValueError) as problem:
+        raise JobFailed(f"The project's item check settings are not valid: {problem}") from None
+
+
+@job_kind(ITEM_CHECKS)
+def item_checks_job(run: JobRun, report: Report) -> dict:
+    project = run.project
+    settings = check_settings(project)
+    fields = list(settings.required_fields)
+    total = _live_items(project).count() or 1
+    drafts, seen, per_rule = [], 0, defaultdict(int)
+    for chunk in _chunks(_live_items(project), ("pk", "data")):
+        for item_id, data in chunk:
+            for found in checks.check_item(data, item_text(data, fields), settings):
+                per_rule[found["rule"]] += 1
+                drafts.append(Draft(key=f"{item_id}:{found['rule']}", item_id=item_id,
+                                    rule=found["rule"], message=found["message"],
+                                    detail=found["detail"]))  # fmt: skip
+        seen += len(chunk)
+        report(0.95 * seen / total, {"items": seen, "findings": len(drafts)})
+    counts = {
+        "items": seen,
+        "findings": len(drafts),
+        **{f"rule_{k}": v for k, v in per_rule.items()},
+    }
+    with transaction.atomic():
+        counts.update(findings_replace(project=project, kind=FindingKind.ITEM_CHECK,
+                                       drafts=drafts, job=run))  # fmt: skip
+        job_run_complete(run=run, counts=counts,
+                         message=f"{len(drafts):,} findings in {seen:,} items.")  # fmt: skip
+    return counts
+
+
+# --- leakage ---------------------------------------------------------------------------------
+
+register_quality_job(
+    QualityJob(
+        kind=LEAKAGE,
+        label="Leakage between splits",
+        description=(
+            "Finds dev and test items that also appear in training data (train vs dev, train vs "
+            "test, dev vs test): the same text after normalising, or shared word 13-grams as in "
+            "LLM evaluation decontamination. N-grams found in many items (boilerplate, licences, "
+            "templates) are left out."
+        ),
+        finding_kind=FindingKind.LEAKAGE,
+        defaults={"n": 13, "max_df": 0.001, "min_df_count": 5, "min_shared": 1},
+    )
+)
+
+
+def leakage_hashes_sync(*, project: Project, n: int, report=None) -> int:
+    """Hashes the normalised text and the word n-grams of every item in a split that has none
+    yet (an item's EXACT row marks it hashed). COPY; returns how many items it hashed."""
+    hashed = ItemHash.objects.filter(item=OuterRef("pk"), kind=ItemHash.Kind.EXACT)
+    todo = _live_items(project).exclude(split=Split.UNASSIGNED).filter(~Exists(hashed))
+    fields = required_fields(project)
+    done = 0
+    for chunk in _chunks(todo, ("pk", "data")):
+        rows = []
+        for item_id, data in chunk:
+            text = item_text(data, fields)
+            rows.append((project.pk, item_id, ItemHash.Kind.EXACT, leakage.exact_hash(text)))
+            for value in leakage.ngram_hashes(text, n=n).tolist():
+                rows.append((project.pk, item_id, ItemHash.Kind.NGRAM, value))
+        bulk_insert(ItemHash, ["project", "item", "kind", "value"], rows)
+        done += len(chunk)
+        if report is not None:
+            report(done, {"hashed": done})
+    return done
+
+
+# Items of split %s (the later split) whose normalised text equals that of an item of split %s.
+EXACT_SQL = """
+SELECT t.item_id, r.item_id
+FROM curation_itemhash t
+JOIN curation_item ti ON ti.id = t.item_id
+JOIN curation_itemhash r ON r.project_id = t.project_id AND r.kind = 0 AND r.value = t.value
+JOIN curation_item ri ON ri.id = r.item_id
+WHERE t.project_id = %s AND t.kind = 0 AND ti.split = %s AND ri.split = %s
+  AND ti.dropped_at IS NULL AND ri.dropped_at IS NULL AND t.item_id <> r.item_id
+"""
+
+# Pairs (later-split item, earlier-split item) sharing n-grams that are not frequent, with how
+# many they share. Every item's n-grams are distinct, so a value's row count is its document
+# frequency.
+NGRAM_SQL = """
+WITH frequent AS (
+  SELECT value FROM curation_itemhash WHERE project_id = %s AND kind = 1
+  GROUP BY value HAVING count(*) > %s
+)
+SELECT t.item_id, r.item_id, count(*)
+FROM curation_itemhash t
+JOIN curation_item ti ON ti.id = t.item_id
+JOIN curation_itemhash r ON r.project_id = t.project_id AND r.kind = 1 AND r.value = t.value
+JOIN curation_item ri ON ri.id = r.item_id
+WHERE t.project_id = %s AND t.kind = 1 AND ti.split = %s AND ri.split = %s
+  AND ti.dropped_at IS NULL AND ri.dropped_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM frequent f WHERE f.value = t.value)
+GROUP BY t.item_id, r.item_id
+HAVING count(*) >= %s
+"""
+
+# The matched n-gram values of the given later-split items, for the share of tokens covered.
+MATCHED_SQL = """
+SELECT t.item_id, t.value
+FROM curation_itemhash t
+WHERE t.item_id = ANY(%s) AND t.kind = 1
+  AND EXISTS (
+    SELECT 1 FROM curation_itemhash r JOIN curation_item ri ON ri.id = r.item_id
+    WHERE r.project_id = t.project_id AND r.kind = 1 AND r.value = t.value
+      AND ri.split = %s AND ri.dropped_at IS NULL)
+"""
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _matched(later: list[int], earlier_split: str) -> dict[int, set[int]]:
+    """{later item: its n-gram values also found in `earlier_split`}."""
+    found: dict[int, set[int]] = defaultdict(set)
+    for start in range(0, len(later), 500):
+        ids = later[start : start + 500]
+        if connection.vendor == "postgresql":
+            rows = _fetch(MATCHED_SQL, [ids, earlier_split])
+        else:  # SQLite has no arrays: one placeholder per id
+            marks = ", ".join(["%s"] * len(ids))
+            sql = MATCHED_SQL.replace("= ANY(%s)", f"IN ({marks})")
+            rows = _fetch(sql, [*ids, earlier_split])
+        for item_id, value in rows:
+            found[item_id].add(value)
+    return found
+
+
+def _ngram_counts(item_ids: list[int]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for start in range(0, len(item_ids), 5000):
+        rows = ItemHash.objects.filter(item_id__in=item_ids[start : start + 5000],
+                                       kind=ItemHash.Kind.NGRAM).order_by()  # fmt: skip
+        for item_id, n in rows.values_list("item_id").annotate(n=Count("pk")):
+            counts[item_id] = n
+    return counts
+
+
+def _leaks(project: Project, params: dict, earlier: str, later: str) -> dict[int, dict]:
+    """{later item: {"exact": [twins], "ngram": {twin: shared}}} for one pair of splits."""
+    leaks: dict[int, dict] = defaultdict(lambda: {"exact": [], "ngram": {}})
+    for item_id, twin in _fetch(EXACT_SQL, [project.pk, later, earlier]):
+        leaks[item_id]["exact"].append(twin)
+    documents = _live_items(project).exclude(split=Split.UNASSIGNED).count()
+    max_df = params["max_df"]
+    cutoff = max(params["min_df_count"], int(max_df * documents) if max_df < 1 else int(max_df))
+    ngram_params = [project.pk, cutoff, project.pk, later, earlier, params["min_shared"]]
+    for item_id, twin, shared in _fetch(NGRAM_SQL, ngram_params):
+        leaks[item_id]["ngram"][twin] = shared
+    return leaks
+
+
+@job_kind(LEAKAGE)
+def leakage_job(run: JobRun, report: Report) -> dict:
+    project, params = run.project, run.params
+    todo = _live_items(project).exclude(split=Split.UNASSIGNED).count() or 1
+    hashed = leakage_hashes_sync(project=project, n=params["n"],
+                                 report=lambda done, c: report(0.5 * done / todo, c))  # fmt: skip
+    drafts, per_pair = [], {}
+    for number, (earlier, later) in enumerate(leakage.SPLIT_PAIRS):
+        leaks = _leaks(project, params, earlier, later)
+        per_pair[f"{earlier}_vs_{later}"] = len(leaks)
+        drafts += _leak_drafts(project, params, earlier, later, leaks)
+        report(0.5 + 0.15 * (number + 1), {"hashed": hashed, **per_pair})
+    counts = {"hashed": hashed, "leaked": len(drafts), **per_pair}
+    with transaction.atomic():
+        counts.update(findings_replace(project=project, kind=FindingKind.LEAKAGE, drafts=drafts,
+                                       job=run))  # fmt: skip
+        message = f"{len(drafts):,} leaked items across the split pairs."
+        job_run_complete(run=run, counts=counts, message=message)
+    return counts
+
+
+def _leak_drafts(project, params, earlier: str, later: str, leaks: dict) -> list[Draft]:
+    if not leaks:
+        return []
+    ids = sorted(leaks)
+    totals = _ngram_counts(ids)
+    matched = _matched([i for i in ids if leaks[i]["ngram"]], earlier)
+    fields = required_fields(project)
+    texts = dict(Item.objects.filter(pk__in=ids).values_list("pk", "data"))
+    drafts = []
+    for item_id in ids:
+        found = leaks[item_id]
+        text = item_text(texts[item_id], fields)
+        twins = sorted(found["ngram"].items(), key=lambda kv: (-kv[1], kv[0]))
+        share = leakage.covered_token_share(text, matched.get(item_id, set()), n=params["n"])
+        exact = sorted(found["exact"])
+        coverage = 1.0 if exact else share
+        how = "the same text as" if exact else f"{share:.0%} of its tokens in 13-grams shared with"
+        others = exact or [twin for twin, _ in twins]
+        drafts.append(Draft(
+            key=f"{earlier}-{later}:{item_id}",
+            item_id=item_id,
+            items=others[:50],
+            rule=f"{earlier}_vs_{later}",
+            message=(f"This {later} item has {how} {len(others)} {earlier} "
+                     f"item{'s' if len(others) != 1 else ''}."),
+            score=coverage,
+            detail={"pair": [earlier, later], "exact": exact[:50],
+                    "ngram": [{"item": twin, "shared": shared} for twin, shared in twins[:50]],
+                    "ngrams": totals.get(item_id, 0), "covered_token_share": share},
+        ))  # fmt: skip
+    return drafts
