@@ -6,7 +6,11 @@ class AdjudicationConfig(AppConfig):
     verbose_name = "Adjudication"
 
     def ready(self):
-        from adjudication import jobs, signals  # noqa: F401  (registers the job, connects receivers)
+        from adjudication import (  # noqa: F401  (registers the jobs, connects receivers)
+            jobs,
+            quality_jobs,
+            signals,
+        )
         from adjudication.exporting import enricher, items_decided
         from annotation.selectors import ADJUDICATED_ITEMS
         from curation.extensions import register_export_enricher
