@@ -36,6 +36,7 @@ SORT_COLUMNS = [
     ("kappa", "Kappa with the others"),
     ("gold_accuracy", "Accuracy on gold"),
     ("gold_kappa", "Kappa with gold"),
+    ("ds_accuracy", "Accuracy (Dawid–Skene)"),
     ("median_seconds", "Median seconds per item"),
     ("skips", "Skips"),
 ]
@@ -147,6 +148,7 @@ def dashboard_context(project, data: dict) -> dict:
         "trend_by": data["trend"]["by"],
         "trend_points": [{**p, "text": _number(p)} for p in data["trend"]["points"]],
         "annotators": [_annotator_row(row, items_url) for row in data["per_annotator"]],
+        "dawid_skene": data.get("dawid_skene") or {},
     }
 
 
@@ -158,6 +160,7 @@ def _annotator_row(row: dict, items_url: str) -> dict:
         "kappa_text": _number(row["kappa"]),
         "gold_text": _number(row["gold_accuracy"]),
         "gold_kappa_text": _number(row["gold_kappa"]),
+        "ds_text": _number({"value": row.get("ds_accuracy")}),
         "gold_n": row["gold_accuracy"].get("n", 0),
         "seconds_text": "–" if seconds is None else f"{seconds:.1f}",
         "href": f"{items_url}?annotator={row['annotator_id']}",
@@ -166,7 +169,7 @@ def _annotator_row(row: dict, items_url: str) -> dict:
 
 def _sorted_annotators(rows: list[dict], sort: str, descending: bool) -> list[dict]:
     def key(row):
-        value = row[sort]
+        value = row.get(sort)
         if isinstance(value, dict):
             value = value.get("value")
         return (value is None, value if value is not None else 0)
@@ -265,10 +268,11 @@ def _table(data: dict, table: str) -> tuple[list[str], list[list]]:
             for r in data["per_label"]]  # fmt: skip
     if table == "per_annotator":
         header = ["annotator", "items", "agreement", "kappa", "gold_accuracy", "gold_kappa",
-                  "gold_items", "median_seconds", "skips"]  # fmt: skip
+                  "gold_items", "median_seconds", "skips", "dawid_skene_accuracy"]  # fmt: skip
         return header, [
             [r["name"], r["items"], r["agreement"], r["kappa"], r["gold_accuracy"],
-             r["gold_kappa"], r["gold_accuracy"].get("n"), r["median_seconds"], r.get("skips", 0)]
+             r["gold_kappa"], r["gold_accuracy"].get("n"), r["median_seconds"], r.get("skips", 0),
+             r.get("ds_accuracy")]
             for r in data["per_annotator"]
         ]  # fmt: skip
     return [data["trend"]["by"], "alpha", "n"], [

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from adjudication import agreement
 from adjudication import agreement_kinds as kinds
+from adjudication.dawid_skene import dawid_skene
 from adjudication.models import Review, ReviewStatus
 from adjudication.services import policy_for
 from annotation.models import Annotation, LabelSchema, SchemaKind, Skip
@@ -175,6 +176,7 @@ def agreement_report(*, project: Project, report: Callable[[float], None] | None
                  .annotate(n=Count("pk")))  # fmt: skip
     data["per_annotator"] = _per_annotator(rows, all_records, gold_values, names, skips)
     data["kind_figures"] = _kind_figures(scope, records)
+    data["dawid_skene"] = _dawid_skene(scope, records, data["per_annotator"])
     report(0.9)
     data["trend"] = _trend(scope, records, rows, gold_items)
     report(1.0)
@@ -263,6 +265,32 @@ def _per_annotator(rows, all_records, gold_values, names, skips) -> list[dict]:
             "skips": skips.get(annotator, 0),
         })  # fmt: skip
     return sorted(out, key=lambda row: row["name"])
+
+
+def _dawid_skene(scope: _Scope, records: list, annotators: list[dict]) -> dict:
+    """Dawid–Skene estimates beside majority vote, for kinds with one category per annotation:
+    each annotator's estimated accuracy (their confusion matrix's diagonal weighted by the class
+    priors), written into their row, and how many items the two ways of settling disagree on."""
+    if scope.kind not in CHOICE_KINDS or not records:
+        return {}
+    estimate = dawid_skene(records)
+    priors = [estimate.priors[c] for c in estimate.classes]
+    for row in annotators:
+        matrix = estimate.confusion.get(row["annotator_id"])
+        row["ds_accuracy"] = (
+            sum(p * matrix[i][i] for i, p in enumerate(priors)) if matrix is not None else None
+        )
+    votes: dict = defaultdict(list)
+    for item, _, value in records:
+        votes[item].append(value)
+    differ = 0
+    for item, values in votes.items():
+        top = max(set(values), key=values.count)
+        majority = values.count(top) * 2 > len(values)
+        if majority and estimate.labels.get(item) != top:
+            differ += 1
+    return {"items": len(votes), "differs_from_majority": differ,
+            "iterations": estimate.iterations, "converged": estimate.converged}  # fmt: skip
 
 
 def _kind_figures(scope: _Scope, records: list) -> dict:

@@ -143,6 +143,9 @@ def test_per_annotator_rows_carry_time_and_gold_accuracy(team, compute):
     data = compute(project)
     rows = {row["name"]: row for row in data["per_annotator"]}
     assert rows["anna_1"]["median_seconds"] == 3.0
+    # Dawid–Skene beside majority vote: every annotator gets an estimated accuracy.
+    assert all(0.0 <= row["ds_accuracy"] <= 1.0 for row in rows.values())
+    assert data["dawid_skene"]["items"] == 11  # unit 1 is gold here: left out
     assert rows["anna_1"]["gold_accuracy"]["value"] == 1.0  # gave 1 on unit 1
     assert rows["anna_3"]["gold_accuracy"]["value"] is None  # did not rate unit 1
     assert rows["anna_3"]["gold_accuracy"]["reason"]
