@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from curation import api
+from curation import api, quality_api
 
 urlpatterns = [
     path("projects/", api.ProjectListCreateApi.as_view(), name="project-list"),
@@ -28,4 +28,31 @@ urlpatterns = [
     path("jobs/<int:job_id>/", api.JobRunDetailApi.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/download/", api.JobRunDownloadApi.as_view(), name="job-download"),
     path("users/", api.UserListCreateApi.as_view(), name="user-list"),
+    # Quality jobs and their findings (curation.quality_api).
+    path(
+        "projects/<slug:slug>/jobs/",
+        quality_api.QualityJobCreateApi.as_view(),
+        name="job-create",
+    ),
+    path(
+        "projects/<slug:slug>/findings/",
+        quality_api.FindingListApi.as_view(),
+        name="finding-list",
+    ),
+    path(
+        "projects/<slug:slug>/findings/<int:finding_id>/",
+        quality_api.FindingDetailApi.as_view(),
+        name="finding-detail",
+    ),
+    path(
+        "projects/<slug:slug>/findings/<int:finding_id>/resolve/",
+        quality_api.FindingResolveApi.as_view(),
+        name="finding-resolve",
+    ),
+    path(
+        "projects/<slug:slug>/findings/<int:finding_id>/action/",
+        quality_api.FindingActionApi.as_view(),
+        name="finding-action",
+    ),
+    path("jobs/<int:job_id>/cancel/", quality_api.JobRunCancelApi.as_view(), name="job-cancel"),
 ]

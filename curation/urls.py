@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from curation import views
 
@@ -27,4 +27,5 @@ urlpatterns = [
         views.member_remove,
         name="member_remove",
     ),
+    path("", include("curation.quality_urls")),
 ]

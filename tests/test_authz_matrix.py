@@ -177,6 +177,7 @@ def url_for(name, team):
         "username": lambda: team.annotators[1].username,
         "annotation_id": lambda: annotation_for(team),
         "table": lambda: "summary",
+        "finding_id": lambda: project.findings.order_by("pk").first().pk,
     }
     route = dict(routes())[name]
     kwargs = {key: values[key]() for key in re.findall(r"<(?:\w+:)?(\w+)>", route)}
@@ -190,12 +191,13 @@ from tests.authz_routes import (  # noqa: E402
     annotation_api,
     annotation_labeling,
     annotation_schema,
+    curation_quality,
 )
 
 # A module may define prepare(team): data its routes need before each request (e.g. a review).
 PREPARE = {}
 for _module in (annotation_schema, annotation_labeling, annotation_api, adjudication_review,
-                adjudication_api, adjudication_dashboard):  # fmt: skip
+                adjudication_api, adjudication_dashboard, curation_quality):  # fmt: skip
     assert not set(_module.ROUTES) & set(MATRIX), f"{_module.__name__} repeats a route"
     MATRIX.update(_module.ROUTES)
     PREPARE.update(dict.fromkeys(_module.ROUTES, getattr(_module, "prepare", None)))

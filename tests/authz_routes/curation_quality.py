@@ -1,0 +1,48 @@
+"""Route entries for the authorization matrix (tests/test_authz_matrix.py): route name ->
+[(method, payload, expected status per persona)], built with tests.authz_routes.S.
+
+Reviewers and leads read the quality page and the findings; leads alone start quality jobs,
+resolve findings, drop or move items and cancel job runs. Annotators get 403, outsiders and the
+lead of another project 404. `prepare` leaves a leakage finding (the `finding_id` of these
+routes) on the project's first item, so that every action has something to act on.
+"""
+
+from curation.models import FindingKind, Split
+from tests.authz_routes import S
+
+REVIEWER_PAGE = S(302, 404, 403, 200, 404, 200)
+LEAD_WRITE = S(302, 404, 403, 403, 404, 302)
+POST_ONLY = ("get", None, S(*[405] * 6))  # method checked first: reveals nothing
+REVIEWERS = S(401, 404, 403, 200, 404, 200)
+LEAD = S(401, 404, 403, 403, 404, 200)
+# No quality job has this kind: the lead passes every permission check and gets the 400 of an
+# unknown kind, so the matrix does not depend on which quality jobs are installed.
+UNKNOWN_JOB = {"kind": "no_such_job"}
+
+
+def prepare(team) -> None:
+    """A leakage finding: the first item (test) shares its text with the second (train)."""
+    first, second = team.project.items.order_by("pk")[:2]
+    first.split, second.split = Split.TEST, Split.TRAIN
+    first.save(update_fields=["split"])
+    second.save(update_fields=["split"])
+    team.project.findings.create(
+        kind=FindingKind.LEAKAGE, key="matrix", item=first, items=[second.pk],
+        message="This test item has the same text as 1 train item.", score=1.0,
+    )  # fmt: skip
+
+
+ROUTES: dict = {
+    "curation:quality": [("get", None, REVIEWER_PAGE)],
+    "curation:quality_run": [POST_ONLY, ("post", UNKNOWN_JOB, S(302, 404, 403, 403, 404, 400))],
+    "curation:finding": [("get", None, REVIEWER_PAGE)],
+    "curation:finding_resolve": [POST_ONLY, ("post", {"status": "not_a_problem"}, LEAD_WRITE)],
+    "curation:finding_action": [POST_ONLY, ("post", {"action": "move"}, LEAD_WRITE)],
+    "curation:job_cancel": [POST_ONLY, ("post", {}, LEAD_WRITE)],
+    "api:job-create": [("post", UNKNOWN_JOB, S(401, 404, 403, 403, 404, 400))],
+    "api:finding-list": [("get", None, REVIEWERS)],
+    "api:finding-detail": [("get", None, REVIEWERS)],
+    "api:finding-resolve": [("post", {"status": "fixed", "note": "Checked."}, LEAD)],
+    "api:finding-action": [("post", {"action": "drop"}, LEAD)],
+    "api:job-cancel": [("post", {}, LEAD)],
+}
