@@ -219,6 +219,10 @@ JOB_LEASE_SECONDS = envint("JOB_LEASE_SECONDS", 600)
 # can show its progress; "inline" runs it before the request returns.
 JOBS_IN_PROCESS = envstr("JOBS_IN_PROCESS", "thread")
 JOB_MAX_ATTEMPTS = envint("JOB_MAX_ATTEMPTS", 3)
+# How often each worker looks for runs whose worker died (the reaper).
+JOB_REAP_SECONDS = envint("JOB_REAP_SECONDS", 30)
+# How long a worker's claim on a chunk of a parallel job lasts before another worker may take it.
+QUALITY_CHUNK_SECONDS = envint("QUALITY_CHUNK_SECONDS", 300)
 
 # --- cache (job progress, cached statistics) --------------------------------------------------
 # Job progress travels through the cache so the web process sees it while a job's transaction is

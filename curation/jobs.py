@@ -87,6 +87,31 @@ def job_run_nudge(*, run: JobRun, now=None) -> bool:
     return lost
 
 
+def jobs_reap(*, now=None) -> dict:
+    """The reaper (JOB-5): sends again every run whose worker is gone (running with its lease
+    expired, attempts left) or whose message was lost (queued for more than QUEUED_REAP), and
+    marks failed, with the reason, a run whose worker was lost on every attempt. Workers call it
+    every JOB_REAP_SECONDS; the atomic claim keeps a run that was only slow from running twice."""
+    now = now or timezone.now()
+    expired = JobRun.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+    exhausted = expired.filter(attempts__gte=settings.JOB_MAX_ATTEMPTS)
+    failed = exhausted.update(
+        status=JobStatus.FAILED, finished_at=now, lease_expires_at=None,
+        message=f"The job's worker stopped on each of its {settings.JOB_MAX_ATTEMPTS} attempts "
+                "(it may have run out of memory); the job was given up.",
+    )  # fmt: skip
+    lost = list(expired.filter(attempts__lt=settings.JOB_MAX_ATTEMPTS).values_list("pk", flat=True))
+    lost += JobRun.objects.filter(
+        status=JobStatus.QUEUED, created_at__lt=now - QUEUED_REAP
+    ).values_list("pk", flat=True)
+    for run_id in lost:
+        _dispatch(run_id)
+    return {"failed": failed, "sent": len(lost)}
+
+
+QUEUED_REAP = timedelta(minutes=10)
+
+
 def _dispatch(run_id: int) -> None:
     """Sends the run to Celery; in the embedded default (no broker) runs it in this process,
     on a background thread unless JOBS_IN_PROCESS is "inline" (the test suite)."""

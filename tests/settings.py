@@ -11,3 +11,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Jobs started without a broker finish before the call returns, so tests can assert on them.
 JOBS_IN_PROCESS = "inline"
+
+# The suite's in-process Celery workers run no reaper thread: tests call jobs_reap themselves.
+JOB_REAP_SECONDS = 0
