@@ -17,7 +17,10 @@ class CurationConfig(AppConfig):
             exporting,  # noqa: F401  (registers the export job)
         )
         from curation.importing import pipeline  # noqa: F401  (registers the import job)
-        from curation.quality import jobs  # noqa: F401  (registers the quality jobs)
+        from curation.quality import (  # noqa: F401  (registers the quality jobs)
+            jobs,
+            near_duplicates,
+        )
 
         if settings.CELERY_TASK_ALWAYS_EAGER:
             logger.info("No CELERY_BROKER_URL configured: jobs run in-process (embedded default).")

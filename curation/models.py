@@ -324,6 +324,8 @@ class ItemSignature(models.Model):
     params = models.CharField(max_length=64)  # DedupParams.key()
     bands = models.BinaryField()  # one 64-bit key per band
     shingles = models.PositiveIntegerField(default=0)
+    # Set when a run has verified this item's candidate pairs and stored them (with its findings).
+    checked = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -349,4 +351,42 @@ class ItemHash(models.Model):
         indexes = [
             models.Index(fields=["project", "kind", "value"], name="itemhash_lookup"),
             models.Index(fields=["item", "kind"], name="itemhash_item"),
+        ]
+
+
+class JobChunk(models.Model):
+    """A slice of a job's work that any worker may claim: the items of one id range. A claim
+    lasts a while; a worker that dies leaves its claim to expire, and another takes the slice."""
+
+    run = models.ForeignKey(JobRun, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    first_item = models.BigIntegerField()
+    last_item = models.BigIntegerField()
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="jobchunk_once")]
+
+
+class DuplicatePair(models.Model):
+    """Two items whose shingle sets were verified to have a Jaccard of at least the threshold
+    they were checked against, under one set of parameters; kept so that a later run only
+    verifies pairs with a new item."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    params = models.CharField(max_length=64)
+    first = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    jaccard = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "params", "first", "second"], name="duplicatepair_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(first__lt=models.F("second")), name="duplicatepair_ordered"
+            ),
         ]
