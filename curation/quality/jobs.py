@@ -11,6 +11,7 @@ that fails or is cancelled leaves the previous findings as they were.
 from collections import defaultdict
 from collections.abc import Iterator
 
+import numpy as np
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
 
@@ -121,7 +122,13 @@ register_quality_job(
             "templates) are left out."
         ),
         finding_kind=FindingKind.LEAKAGE,
-        defaults={"n": 13, "max_df": 0.001, "min_df_count": 5, "min_shared": 1},
+        defaults={
+            "n": 13,
+            "max_df": 0.001,
+            "min_df_count": 5,
+            "min_shared": 1,
+            "near_threshold": 0.8,
+        },
     )
 )
 
@@ -222,9 +229,49 @@ def _ngram_counts(item_ids: list[int]) -> dict[int, int]:
     return counts
 
 
-def _leaks(project: Project, params: dict, earlier: str, later: str) -> dict[int, dict]:
-    """{later item: {"exact": [twins], "ngram": {twin: shared}}} for one pair of splits."""
-    leaks: dict[int, dict] = defaultdict(lambda: {"exact": [], "ngram": {}})
+def near_leaks(project: Project, threshold: float) -> dict[tuple[str, str], dict]:
+    """{(earlier split, later split): {later item: {twin: jaccard}}}: pairs of items in two
+    different splits whose word shingles have an exact Jaccard of at least `threshold`, found
+    with the near-duplicate job's MinHash signatures (items without one are signed first)."""
+    from curation.models import ItemSignature
+    from curation.quality import dedup, near_duplicates
+
+    params = near_duplicates.dedup_params(near_duplicates.DEFAULTS)
+    key = params.key()
+    unsigned = near_duplicates._unsigned(project, key).exclude(split=Split.UNASSIGNED)
+    ids = list(unsigned.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), CHUNK):
+        with transaction.atomic():
+            chunk = ids[start : start + CHUNK]
+            near_duplicates.sign_items(project, Item.objects.filter(pk__in=chunk), params)
+    signed = ItemSignature.objects.filter(
+        project=project, params=key, item__dropped_at__isnull=True
+    ).exclude(item__split=Split.UNASSIGNED)
+    rows = list(signed.order_by("item_id").values_list("item_id", "item__split", "bands"))
+    if not rows:
+        return {}
+    order = {name: n for n, name in enumerate(["train", "dev", "test"])}
+    split_of = {pk: split for pk, split, _ in rows}
+    keys = np.frombuffer(b"".join(bytes(blob) for _, _, blob in rows), dtype="<u8")
+    found_ids = np.asarray([pk for pk, _, _ in rows], dtype=np.int64)
+    candidates = dedup.candidate_pairs(found_ids, keys.reshape(len(rows), params.bands),
+                                       max_bucket=params.max_bucket)  # fmt: skip
+    across = [(a, b) for a, b in candidates.tolist() if split_of[a] != split_of[b]]
+    sets = near_duplicates.shingle_sets(project, {i for pair in across for i in pair}, params)
+    leaks: dict = defaultdict(lambda: defaultdict(dict))
+    for a, b, jaccard in dedup.verify(across, sets, threshold):
+        earlier, later = sorted((a, b), key=lambda i: order[split_of[i]])
+        pair = (split_of[earlier], split_of[later])
+        leaks[pair][later][earlier] = jaccard
+    return leaks
+
+
+def _leaks(project: Project, params: dict, earlier: str, later: str, near: dict) -> dict:
+    """{later item: {"exact": [twins], "ngram": {twin: shared}, "near": {twin: jaccard}}} for
+    one pair of splits."""
+    leaks: dict[int, dict] = defaultdict(lambda: {"exact": [], "ngram": {}, "near": {}})
+    for item_id, twins in near.get((earlier, later), {}).items():
+        leaks[item_id]["near"] = twins
     for item_id, twin in _fetch(EXACT_SQL, [project.pk, later, earlier]):
         leaks[item_id]["exact"].append(twin)
     documents = _live_items(project).exclude(split=Split.UNASSIGNED).count()
@@ -242,9 +289,10 @@ def leakage_job(run: JobRun, report: Report) -> dict:
     todo = _live_items(project).exclude(split=Split.UNASSIGNED).count() or 1
     hashed = leakage_hashes_sync(project=project, n=params["n"],
                                  report=lambda done, c: report(0.5 * done / todo, c))  # fmt: skip
+    near = near_leaks(project, params["near_threshold"])
     drafts, per_pair = [], {}
     for number, (earlier, later) in enumerate(leakage.SPLIT_PAIRS):
-        leaks = _leaks(project, params, earlier, later)
+        leaks = _leaks(project, params, earlier, later, near)
         per_pair[f"{earlier}_vs_{later}"] = len(leaks)
         drafts += _leak_drafts(project, params, earlier, later, leaks)
         report(0.5 + 0.15 * (number + 1), {"hashed": hashed, **per_pair})
@@ -272,9 +320,15 @@ def _leak_drafts(project, params, earlier: str, later: str, leaks: dict) -> list
         twins = sorted(found["ngram"].items(), key=lambda kv: (-kv[1], kv[0]))
         share = leakage.covered_token_share(text, matched.get(item_id, set()), n=params["n"])
         exact = sorted(found["exact"])
-        coverage = 1.0 if exact else share
-        how = "the same text as" if exact else f"{share:.0%} of its tokens in 13-grams shared with"
-        others = exact or [twin for twin, _ in twins]
+        near = sorted(found["near"].items(), key=lambda kv: (-kv[1], kv[0]))
+        coverage = 1.0 if exact else max([share] + [j for _, j in near])
+        if exact:
+            how = "the same text as"
+        elif near and near[0][1] >= share:
+            how = f"a near-duplicate (Jaccard {near[0][1]:.2f}) of"
+        else:
+            how = f"{share:.0%} of its tokens in 13-grams shared with"
+        others = exact or sorted({twin for twin, _ in twins} | {twin for twin, _ in near})
         drafts.append(Draft(
             key=f"{earlier}-{later}:{item_id}",
             item_id=item_id,
@@ -284,6 +338,7 @@ def _leak_drafts(project, params, earlier: str, later: str, leaks: dict) -> list
                      f"item{'s' if len(others) != 1 else ''}."),
             score=coverage,
             detail={"pair": [earlier, later], "exact": exact[:50],
+                    "near": [{"item": twin, "jaccard": j} for twin, j in near[:50]],
                     "ngram": [{"item": twin, "shared": shared} for twin, shared in twins[:50]],
                     "ngrams": totals.get(item_id, 0), "covered_token_share": share},
         ))  # fmt: skip

@@ -118,23 +118,30 @@ def _claim(run_id: int) -> JobChunk | None:
 
 def sign_chunk(run: JobRun, chunk: JobChunk, params: dedup.DedupParams) -> int:
     """Signs the chunk's items and marks it done, in one transaction; returns how many."""
-    project, key = run.project, params.key()
+    items = _live(run.project).filter(pk__gte=chunk.first_item, pk__lte=chunk.last_item)
+    with transaction.atomic():
+        signed = sign_items(run.project, items, params)
+        JobChunk.objects.filter(pk=chunk.pk).update(done=True)
+    return signed
+
+
+def sign_items(project, items, params: dedup.DedupParams) -> int:
+    """Signs `items` (a queryset of the project's items) under `params`, replacing any
+    signature they had; returns how many. Run inside the caller's transaction."""
+    key = params.key()
     fields = required_fields(project)
-    rows = list(_live(project).filter(pk__gte=chunk.first_item, pk__lte=chunk.last_item)
-                .order_by("pk").values_list("pk", "data"))  # fmt: skip
+    rows = list(items.order_by("pk").values_list("pk", "data"))
     texts = [item_text(data, fields) for _, data in rows]
     sigs = dedup.signatures(texts, params)
     keys = dedup.band_keys(sigs, params)
     counts = [len(dedup.shingles(text, params)) for text in texts]
     ids = [pk for pk, _ in rows]
-    with transaction.atomic():
-        ItemSignature.objects.filter(item_id__in=ids, params=key).delete()
-        columns = ["item", "project", "params", "bands", "shingles", "checked"]
-        bulk_insert(ItemSignature, columns, (
-            (pk, project.pk, key, keys[i].astype("<u8").tobytes(), counts[i], False)
-            for i, pk in enumerate(ids)
-        ))  # fmt: skip
-        JobChunk.objects.filter(pk=chunk.pk).update(done=True)
+    ItemSignature.objects.filter(item_id__in=ids, params=key).delete()
+    columns = ["item", "project", "params", "bands", "shingles", "checked"]
+    bulk_insert(ItemSignature, columns, (
+        (pk, project.pk, key, keys[i].astype("<u8").tobytes(), counts[i], False)
+        for i, pk in enumerate(ids)
+    ))  # fmt: skip
     return len(ids)
 
 
@@ -189,7 +196,8 @@ def _band_keys(project, key: str, bands: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ids, dtype=np.int64), keys
 
 
-def _shingle_sets(project, ids, params) -> dict[int, set]:
+def shingle_sets(project, ids, params) -> dict[int, set]:
+    """{item id: its shingle set} for `ids`, read in chunks."""
     fields = required_fields(project)
     found = {}
     ids = sorted(ids)
@@ -216,7 +224,7 @@ def near_duplicates_job(run: JobRun, report: Report) -> dict:
     new = np.isin(ids, np.asarray(new_ids, dtype=np.int64)) if stored else None
     candidates = dedup.candidate_pairs(ids, keys, new=new, max_bucket=params.max_bucket)
     report(0.7, {"items": len(ids), "signed": len(new_ids), "candidates": len(candidates)})
-    sets = _shingle_sets(project, np.unique(candidates).tolist(), params)
+    sets = shingle_sets(project, np.unique(candidates).tolist(), params)
     verified = dedup.verify(candidates.tolist(), sets, params.threshold, spanning=True)
     report(0.9, {"items": len(ids), "signed": len(new_ids), "candidates": len(candidates),
                  "verified": len(verified)})  # fmt: skip

@@ -107,7 +107,8 @@ def test_boilerplate_shared_by_many_items_is_not_leakage(run_job):
     project = ProjectFactory()
     for i in range(12):
         split = "train" if i % 2 else "test"
-        ItemFactory(project=project, split=split, data={"text": f"Package {i} helps. {LICENCE}"})
+        own = " ".join(f"topic{i}word{k}" for k in range(60))  # what the item is about
+        ItemFactory(project=project, split=split, data={"text": f"{own}. {LICENCE}"})
     run_job(project, "leakage", min_df_count=5)
     assert not Finding.objects.filter(project=project, kind="leakage").exists()
 
@@ -120,3 +121,19 @@ def test_unknown_parameters_are_refused_by_name():
         quality_job_start(project=project, kind="leakage", params={"n": "thirteen", "x": 1})
     assert set(refused.value.message_dict) == {"params.n", "params.x"}
     assert not JobRun.objects.filter(project=project).exists()
+
+
+def test_leakage_reports_near_duplicates_across_splits(run_job):
+    """A dev item that is a near-copy of a train item (one word in forty changed) is found by
+    the MinHash signatures and verified by exact Jaccard; its twin and Jaccard are reported."""
+    project = ProjectFactory()
+    words = [f"word{i}" for i in range(40)]
+    train = ItemFactory(project=project, split="train", data={"text": " ".join(words)})
+    changed = [*words[:20], "different", *words[21:]]
+    dev = ItemFactory(project=project, split="dev", data={"text": " ".join(changed)})
+    ItemFactory(project=project, split="test", data={"text": "an unrelated text " * 5})
+    run_job(project, "leakage")
+    finding = Finding.objects.get(project=project, kind="leakage")
+    assert finding.item_id == dev.pk and finding.rule == "train_vs_dev"
+    near = finding.detail["near"]
+    assert [entry["item"] for entry in near] == [train.pk] and near[0]["jaccard"] >= 0.8
