@@ -280,6 +280,7 @@ def _drafts(project, key: str, params) -> list[Draft]:
             score=max(jaccards),
             detail={"size": len(members), "min_jaccard": min(jaccards),
                     "max_jaccard": max(jaccards), "threshold": params.threshold,
-                    "pairs": [[a, b, round(j, 4)] for a, b, j in found[:100]]},
+                    "pairs": [{"item": a, "twin": b, "jaccard": round(j, 4)}
+                              for a, b, j in found[:100]]},
         ))  # fmt: skip
     return drafts
