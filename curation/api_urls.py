@@ -35,6 +35,11 @@ urlpatterns = [
         name="job-create",
     ),
     path(
+        "projects/<slug:slug>/quality-settings/",
+        quality_api.QualitySettingsApi.as_view(),
+        name="quality-settings",
+    ),
+    path(
         "projects/<slug:slug>/findings/",
         quality_api.FindingListApi.as_view(),
         name="finding-list",

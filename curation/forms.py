@@ -7,6 +7,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
 from curation.models import Role
+from curation.quality.checks import RULES
+from curation.quality.registry import QUALITY_JOBS
+from curation.quality.settings import MAX_WHOLE, SHARES
 
 
 class ProjectForm(forms.Form):
@@ -235,3 +238,81 @@ class ExportForm(forms.Form):
                 "format", "Parquet is written as a file: choose Run as a job to make one."
             )
         return data
+
+
+# --- quality settings -------------------------------------------------------------------------
+
+THRESHOLD_FIELDS = {
+    "min_chars": ("Minimum length", "Characters, once trimmed; shorter texts are too short."),
+    "max_chars": ("Maximum length", "Characters; longer texts are too long."),
+    "min_letter_share": ("Minimum share of letters", "0 to 1, of the visible characters."),
+    "letter_share_min_chars": (
+        "Judge the share of letters from",
+        "Visible characters; shorter texts are not judged.",
+    ),
+    "max_char_run": ("Longest run of a character", "This many in a row is flagged."),
+    "max_line_repeats": ("Repeats of a line", "A line appearing this many times is flagged."),
+    "repeated_line_min_chars": (
+        "Shortest line counted",
+        "Characters; shorter lines (code, separators) may repeat.",
+    ),
+    "max_repeated_line_share": (
+        "Maximum share of repeated lines",
+        "0 to 1, of the text's characters.",
+    ),
+}
+
+
+class DescribedCheckboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes each described by the element with id "<its id>-help" (its description)."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if option["attrs"].get("id"):
+            option["attrs"]["aria-describedby"] = option["attrs"]["id"] + "-help"
+        return option
+
+
+class QualitySettingsForm(forms.Form):
+    """A project's quality settings (curation.quality.settings): a number field per threshold of
+    the item checks, a checkbox per rule and per quality job to run after each import. With
+    `disabled` the fields are shown read-only (to reviewers)."""
+
+    def __init__(self, data=None, *, initial: dict, disabled: bool = False):
+        checks = initial["checks"]
+        super().__init__(data, initial={**checks, "after_import": initial["after_import"]},
+                         auto_id="settings-%s")  # fmt: skip
+        for name, (label, help_text) in THRESHOLD_FIELDS.items():
+            if name in SHARES:
+                field = forms.FloatField(min_value=0, max_value=1)
+            else:
+                low = 2 if name in ("max_char_run", "max_line_repeats") else 1
+                field = forms.IntegerField(min_value=low, max_value=MAX_WHOLE)
+            field.label, field.help_text = label, help_text
+            self.fields[name] = field
+        rules = [(name, name.replace("_", " ").capitalize()) for name in RULES]
+        jobs = [(kind, spec.label) for kind, spec in QUALITY_JOBS.items()]
+        self.fields["rules"] = forms.MultipleChoiceField(
+            choices=rules, required=False, widget=DescribedCheckboxes, label="Rules to run"
+        )
+        self.fields["after_import"] = forms.MultipleChoiceField(
+            choices=jobs, required=False, widget=DescribedCheckboxes,
+            label="Jobs to run after each import",
+        )  # fmt: skip
+        for field in self.fields.values():
+            field.disabled = disabled
+
+    def threshold_fields(self) -> list:
+        return [self[name] for name in THRESHOLD_FIELDS]
+
+    def changes(self) -> dict:
+        """The arguments of `quality_settings_update`, from the cleaned data."""
+        data = self.cleaned_data
+        checks = {name: data[name] for name in THRESHOLD_FIELDS}
+        return {"checks": {**checks, "rules": data["rules"]}, "after_import": data["after_import"]}
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        """The service's errors ("checks.max_chars", "after_import") on the fields they name."""
+        for key, messages in exc.message_dict.items():
+            name = key.removeprefix("checks.")
+            self.add_error(name if name in self.fields else None, messages)

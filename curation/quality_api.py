@@ -1,4 +1,5 @@
-"""The API of the quality jobs and their findings, and of cancelling a job run.
+"""The API of the quality jobs and their findings, of the project's quality settings, and of
+cancelling a job run.
 
 Projects are reached through `HasProjectRole` (404 for non-members, 403 below the role), findings
 through their project (AUTHZ-1); filters go through allowlists (QRY-1). Reads and actions are the
@@ -17,8 +18,10 @@ from curation.api import ERRORS, ConcordApi, _accepted
 from curation.jobs import job_run_cancel
 from curation.models import Finding, FindingKind, FindingStatus, JobRun, Role
 from curation.permissions import HasProjectRole
+from curation.quality.checks import RULES
 from curation.quality.findings import finding_resolve
 from curation.quality.registry import quality_job_start
+from curation.quality.settings import quality_settings_for, quality_settings_update
 from curation.quality_views import ACTIONS, finding_act, project_finding, project_findings
 
 # --- serializers ------------------------------------------------------------------------------
@@ -91,6 +94,45 @@ class FindingActionSerializer(s.StrictSerializer):
     keep = serializers.IntegerField(required=False, help_text="With keep: the item to keep.")
 
 
+def _threshold(field_class, help_text: str, **kwargs):
+    return field_class(required=False, help_text=help_text, **kwargs)
+
+
+class CheckSettingsSerializer(s.StrictSerializer):
+    """The item checks' thresholds and rules (a PATCH may send any of them)."""
+
+    min_chars = _threshold(serializers.IntegerField, "Shorter texts (trimmed) are too short.")
+    max_chars = _threshold(serializers.IntegerField, "Longer texts are too long.")
+    min_letter_share = _threshold(
+        serializers.FloatField, "0 to 1: texts with a smaller share of letters are flagged."
+    )
+    letter_share_min_chars = _threshold(
+        serializers.IntegerField, "Texts with fewer visible characters are not judged on letters."
+    )
+    max_char_run = _threshold(serializers.IntegerField, "A character this many times in a row.")
+    max_line_repeats = _threshold(serializers.IntegerField, "A line appearing this many times.")
+    repeated_line_min_chars = _threshold(
+        serializers.IntegerField, "Shorter lines are not counted as repeated."
+    )
+    max_repeated_line_share = _threshold(
+        serializers.FloatField, "0 to 1: repeated lines making up more of the text are flagged."
+    )
+    rules = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=50,
+        help_text="The rules that run: " + ", ".join(RULES) + ".",
+    )  # fmt: skip
+
+
+class QualitySettingsSerializer(s.StrictSerializer):
+    checks = CheckSettingsSerializer(
+        required=False, help_text="The item checks' settings; what a PATCH leaves out is kept."
+    )
+    after_import = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=50,
+        help_text="Quality job kinds to run after each successful import; a PATCH replaces it.",
+    )  # fmt: skip
+
+
 # --- views ------------------------------------------------------------------------------------
 
 
@@ -112,6 +154,34 @@ class QualityJobCreateApi(ConcordApi):
             project=self.project, kind=data["kind"], user=request.user, params=data["params"]
         )
         return _accepted(run)
+
+
+class QualitySettingsApi(ConcordApi):
+    """The project's quality settings: read (reviewer, lead), change (lead). Every setting is in
+    the answer, defaults included."""
+
+    permission_classes = [IsAuthenticated, HasProjectRole]
+    project_roles = {"GET": Role.REVIEWER, "PATCH": Role.LEAD}
+    serializer_class = QualitySettingsSerializer
+
+    @extend_schema(
+        summary="The project's quality settings (reviewer, lead)",
+        responses={200: QualitySettingsSerializer, **ERRORS},
+    )
+    def get(self, request, slug):
+        return Response(quality_settings_for(self.project))
+
+    @extend_schema(
+        summary="Change the project's quality settings (lead)",
+        request=QualitySettingsSerializer,
+        responses={200: QualitySettingsSerializer, **ERRORS},
+    )
+    def patch(self, request, slug):
+        data = self.validated(QualitySettingsSerializer, request.data)
+        settings = quality_settings_update(project=self.project, user=request.user,
+                                           checks=data.get("checks"),
+                                           after_import=data.get("after_import"))  # fmt: skip
+        return Response(settings)
 
 
 class FindingListApi(ConcordApi):

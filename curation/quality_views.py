@@ -1,6 +1,8 @@
-"""The quality page (run the quality jobs, list what they found) and the page of one finding.
+"""The quality page (run the quality jobs, list what they found, the project's quality settings)
+and the page of one finding.
 
-Reviewers read; leads run jobs, resolve findings, drop items and move them between splits.
+Reviewers read; leads run jobs, change the settings, resolve findings, drop items and move them
+between splits.
 Every project is reached through `project_for_member` and every finding through its project
 (AUTHZ-1); the list's filters go through allowlists (QRY-1). The API (curation.quality_api)
 reads findings with the same selectors and acts on them with `finding_act`.
@@ -24,12 +26,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from curation.access import has_role, project_for_member
+from curation.forms import QualitySettingsForm
 from curation.hashing import item_text
 from curation.jobs import job_run_cancel
 from curation.models import Finding, FindingKind, FindingStatus, JobRun, Project, Role
 from curation.quality.actions import cluster_keep_one, leaked_items_act
+from curation.quality.checks import RULES
 from curation.quality.findings import finding_resolve
 from curation.quality.registry import QUALITY_JOBS, QualityJob, quality_job_start
+from curation.quality.settings import quality_settings_for, quality_settings_update
 from curation.views import JobReport, _job_context, _job_report, _project_job, _redirect
 
 PER_PAGE = 25
@@ -250,7 +255,7 @@ def quality(request, slug):
     context = _findings_context(request, project)
     if _wants_fragment(request):
         return render(request, "curation/quality.html#findings", context)
-    context["cards"] = _cards(project)
+    context |= {"cards": _cards(project), **_settings_context(project)}
     return render(
         request, "curation/quality.html", context, status=400 if context["problem"] else 200
     )
@@ -285,7 +290,58 @@ def quality_run(request, slug):
         context = {"project": project, "card": card, "is_lead": True}
         return render(request, "curation/quality.html#job-card", context)
     context = _findings_context(request, project) | {"cards": _cards(project, bound=form)}
+    context |= _settings_context(project)
     return render(request, "curation/quality.html", context, status=400)
+
+
+# --- the quality settings ---------------------------------------------------------------------
+
+
+def _settings_context(project: Project, form: QualitySettingsForm | None = None,
+                      *, saved: bool = False) -> dict:  # fmt: skip
+    """The settings section: the form (read-only below lead), each rule's description and a
+    note on each job that can run after an import."""
+    if form is None:
+        disabled = not has_role(project, Role.LEAD)
+        form = QualitySettingsForm(initial=quality_settings_for(project), disabled=disabled)
+    schema_kind = _schema_kind(project)
+    jobs = []
+    for option in form["after_import"]:
+        spec = QUALITY_JOBS[option.data["value"]]
+        if spec.schema_kinds is None or schema_kind in spec.schema_kinds:
+            jobs.append((option, "With its default parameters."))
+        else:
+            kinds = ", ".join(kind.replace("_", " ") for kind in spec.schema_kinds)
+            jobs.append((option, f"Only for projects labelled with: {kinds}."))
+    rules = [(option, RULES[option.data["value"]].description) for option in form["rules"]]
+    return {"settings_form": form, "settings_rules": rules, "settings_jobs": jobs,
+            "settings_saved": saved}  # fmt: skip
+
+
+@require_POST
+@login_required
+def quality_settings(request, slug):
+    """Saves the project's quality settings (lead). htmx gets the settings section back, saved or
+    with its fields' errors; a plain post goes back to the page, or shows it with the errors."""
+    project = project_for_member(user=request.user, slug=slug, role=Role.LEAD)
+    form = QualitySettingsForm(request.POST, initial=quality_settings_for(project))
+    saved = False
+    if form.is_valid():
+        try:
+            quality_settings_update(project=project, user=request.user, **form.changes())
+            saved = True
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+    if request.htmx:
+        settings = _settings_context(project, None if saved else form, saved=saved)
+        context = {"project": project, "is_lead": True, **settings}
+        return render(request, "curation/quality.html#quality-settings", context)
+    if saved:
+        messages.success(request, "Saved the quality settings.")
+        return redirect(reverse("curation:quality", kwargs={"slug": project.slug}) + "#settings")
+    context = _findings_context(request, project) | {"cards": _cards(project)}
+    return render(request, "curation/quality.html", context | _settings_context(project, form),
+                  status=400)  # fmt: skip
 
 
 # --- one finding ------------------------------------------------------------------------------

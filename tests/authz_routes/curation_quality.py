@@ -1,10 +1,11 @@
 """Route entries for the authorization matrix (tests/test_authz_matrix.py): route name ->
 [(method, payload, expected status per persona)], built with tests.authz_routes.S.
 
-Reviewers and leads read the quality page and the findings; leads alone start quality jobs,
-resolve findings, drop or move items and cancel job runs. Annotators get 403, outsiders and the
-lead of another project 404. `prepare` leaves a leakage finding (the `finding_id` of these
-routes) on the project's first item, so that every action has something to act on.
+Reviewers and leads read the quality page, the findings and the quality settings; leads alone
+start quality jobs, change the settings, resolve findings, drop or move items and cancel job
+runs. Annotators get 403, outsiders and the lead of another project 404. `prepare` leaves a
+leakage finding (the `finding_id` of these routes) on the project's first item, so that every
+action has something to act on.
 """
 
 from curation.models import FindingKind, Split
@@ -18,6 +19,13 @@ LEAD = S(401, 404, 403, 403, 404, 200)
 # No quality job has this kind: the lead passes every permission check and gets the 400 of an
 # unknown kind, so the matrix does not depend on which quality jobs are installed.
 UNKNOWN_JOB = {"kind": "no_such_job"}
+# The settings form as a lead sends it: every threshold, the rules and the jobs after import.
+SETTINGS_FORM = {
+    "min_chars": 3, "max_chars": 5000, "min_letter_share": 0.5, "letter_share_min_chars": 20,
+    "max_char_run": 20, "max_line_repeats": 3, "repeated_line_min_chars": 20,
+    "max_repeated_line_share": 0.5, "rules": ["empty", "too_long"], "after_import": ["item_checks"],
+}  # fmt: skip
+SETTINGS_PATCH = {"checks": {"max_chars": 5000}, "after_import": ["item_checks"]}
 
 
 def prepare(team) -> None:
@@ -35,11 +43,13 @@ def prepare(team) -> None:
 ROUTES: dict = {
     "curation:quality": [("get", None, REVIEWER_PAGE)],
     "curation:quality_run": [POST_ONLY, ("post", UNKNOWN_JOB, S(302, 404, 403, 403, 404, 400))],
+    "curation:quality_settings": [POST_ONLY, ("post", SETTINGS_FORM, LEAD_WRITE)],
     "curation:finding": [("get", None, REVIEWER_PAGE)],
     "curation:finding_resolve": [POST_ONLY, ("post", {"status": "not_a_problem"}, LEAD_WRITE)],
     "curation:finding_action": [POST_ONLY, ("post", {"action": "move"}, LEAD_WRITE)],
     "curation:job_cancel": [POST_ONLY, ("post", {}, LEAD_WRITE)],
     "api:job-create": [("post", UNKNOWN_JOB, S(401, 404, 403, 403, 404, 400))],
+    "api:quality-settings": [("get", None, REVIEWERS), ("patch", SETTINGS_PATCH, LEAD)],
     "api:finding-list": [("get", None, REVIEWERS)],
     "api:finding-detail": [("get", None, REVIEWERS)],
     "api:finding-resolve": [("post", {"status": "fixed", "note": "Checked."}, LEAD)],
