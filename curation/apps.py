@@ -20,6 +20,7 @@ class CurationConfig(AppConfig):
         from curation.quality import (  # noqa: F401  (registers the quality jobs)
             jobs,
             near_duplicates,
+            reference_leakage,
         )
 
         if settings.CELERY_TASK_ALWAYS_EAGER:

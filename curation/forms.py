@@ -291,7 +291,7 @@ class QualitySettingsForm(forms.Form):
             field.label, field.help_text = label, help_text
             self.fields[name] = field
         rules = [(name, name.replace("_", " ").capitalize()) for name in RULES]
-        jobs = [(kind, spec.label) for kind, spec in QUALITY_JOBS.items()]
+        jobs = [(kind, spec.label) for kind, spec in QUALITY_JOBS.items() if spec.after_import]
         self.fields["rules"] = forms.MultipleChoiceField(
             choices=rules, required=False, widget=DescribedCheckboxes, label="Rules to run"
         )

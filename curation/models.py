@@ -319,8 +319,9 @@ class ItemSignature(models.Model):
     """An item's MinHash band keys under one set of parameters, kept so that a later run signs
     only new items (curation.quality.dedup)."""
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # Covered by the unique constraint and the index below (see ItemHash).
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+", db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     params = models.CharField(max_length=64)  # DedupParams.key()
     bands = models.BinaryField()  # one 64-bit key per band
     shingles = models.PositiveIntegerField(default=0)
@@ -342,8 +343,15 @@ class ItemHash(models.Model):
         EXACT = 0, "Normalised text"
         NGRAM = 1, "Word n-gram"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    # A derived cache written with COPY by the million: the composite indexes below serve every
+    # lookup, so the foreign keys get neither their own index nor a database constraint (each
+    # halved the COPY rate); deleting an item or project still deletes its rows, through Django.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    item = models.ForeignKey(
+        Item, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     kind = models.PositiveSmallIntegerField(choices=Kind.choices)
     value = models.BigIntegerField()
 
@@ -390,3 +398,45 @@ class DuplicatePair(models.Model):
                 condition=Q(first__lt=models.F("second")), name="duplicatepair_ordered"
             ),
         ]
+
+
+class ReferenceSet(models.Model):
+    """An external evaluation set (a public benchmark) uploaded by a lead, to check whether its
+    texts appear in the project's training data (curation.quality.reference_leakage)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reference_sets")
+    name = models.CharField(max_length=200)
+    filename = models.CharField(max_length=255)  # as the user named it, for display only
+    text_field = models.CharField(max_length=200)
+    count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.count} texts)"
+
+
+class ReferenceText(models.Model):
+    """One text of a reference set, with the hash of its normalised text
+    (curation.quality.leakage.exact_hash) in an indexed column."""
+
+    reference_set = models.ForeignKey(ReferenceSet, on_delete=models.CASCADE, related_name="texts")
+    external_id = models.CharField(max_length=255)
+    text = models.TextField()
+    exact = models.BigIntegerField(db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference_set", "external_id"], name="referencetext_id_once_per_set"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.reference_set_id}/{self.external_id}"

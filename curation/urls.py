@@ -28,4 +28,5 @@ urlpatterns = [
         name="member_remove",
     ),
     path("", include("curation.quality_urls")),
+    path("", include("curation.reference_urls")),
 ]

@@ -157,6 +157,16 @@ def job_for(name, project) -> int:
     ).pk  # fmt: skip
 
 
+def reference_set_for(project) -> int:
+    """A reference set of the project with one text."""
+    from curation.quality.leakage import exact_hash
+
+    found = project.reference_sets.create(name="Matrix", filename="m.jsonl", text_field="text",
+                                          count=1)  # fmt: skip
+    found.texts.create(external_id="q-1", text="What is 2 + 2?", exact=exact_hash("What is 2 + 2?"))
+    return found.pk
+
+
 def annotation_for(team) -> int:
     """An annotation by the annotator persona on the project's first item."""
     from annotation.models import Annotation
@@ -178,6 +188,7 @@ def url_for(name, team):
         "annotation_id": lambda: annotation_for(team),
         "table": lambda: "summary",
         "finding_id": lambda: project.findings.order_by("pk").first().pk,
+        "set_id": lambda: reference_set_for(project),
     }
     route = dict(routes())[name]
     kwargs = {key: values[key]() for key in re.findall(r"<(?:\w+:)?(\w+)>", route)}

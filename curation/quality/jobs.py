@@ -151,6 +151,11 @@ def leakage_hashes_sync(*, project: Project, n: int, report=None) -> int:
         done += len(chunk)
         if report is not None:
             report(done, {"hashed": done})
+    if done and connection.vendor == "postgresql":
+        # Fresh statistics: with the table still counted as empty, the planner chose a plan
+        # that recomputed the frequent n-grams per row (minutes instead of a second).
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE curation_itemhash")
     return done
 
 
@@ -298,8 +303,10 @@ def leakage_job(run: JobRun, report: Report) -> dict:
         report(0.5 + 0.15 * (number + 1), {"hashed": hashed, **per_pair})
     counts = {"hashed": hashed, "leaked": len(drafts), **per_pair}
     with transaction.atomic():
+        # Only the split pairs' findings: an external reference set's are another job's.
+        pairs = [f"{earlier}_vs_{later}" for earlier, later in leakage.SPLIT_PAIRS]
         counts.update(findings_replace(project=project, kind=FindingKind.LEAKAGE, drafts=drafts,
-                                       job=run))  # fmt: skip
+                                       job=run, scope=pairs))  # fmt: skip
         message = f"{len(drafts):,} leaked items across the split pairs."
         job_run_complete(run=run, counts=counts, message=message)
     return counts

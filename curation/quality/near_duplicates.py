@@ -131,10 +131,9 @@ def sign_items(project, items, params: dedup.DedupParams) -> int:
     key = params.key()
     fields = required_fields(project)
     rows = list(items.order_by("pk").values_list("pk", "data"))
-    texts = [item_text(data, fields) for _, data in rows]
-    sigs = dedup.signatures(texts, params)
-    keys = dedup.band_keys(sigs, params)
-    counts = [len(dedup.shingles(text, params)) for text in texts]
+    sets = [dedup.shingles(item_text(data, fields), params) for _, data in rows]
+    keys = dedup.band_keys(dedup.sign_shingles(sets, params), params)
+    counts = [len(found) for found in sets]
     ids = [pk for pk, _ in rows]
     ItemSignature.objects.filter(item_id__in=ids, params=key).delete()
     columns = ["item", "project", "params", "bands", "shingles", "checked"]

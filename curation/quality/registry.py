@@ -24,6 +24,8 @@ class QualityJob:
     defaults: dict = field(default_factory=dict)
     # Label schema kinds the job applies to; None for every project.
     schema_kinds: tuple[str, ...] | None = None
+    # Whether the lead may run it after each import (not a job that needs a choice made first).
+    after_import: bool = True
 
 
 QUALITY_JOBS: dict[str, QualityJob] = {}

@@ -101,7 +101,8 @@ def _valid_checks(current: dict, changes: dict) -> dict:
 def _valid_kinds(kinds) -> list[str]:
     if not isinstance(kinds, list | tuple) or not all(isinstance(k, str) for k in kinds):
         raise ValidationError({"after_import": ["Give a list of quality job kinds."]})
-    unknown = [kind for kind in kinds if kind not in QUALITY_JOBS]
+    unknown = [kind for kind in kinds
+               if kind not in QUALITY_JOBS or not QUALITY_JOBS[kind].after_import]  # fmt: skip
     if unknown:
         known = ", ".join(sorted(QUALITY_JOBS))
         listed = ", ".join(map(repr, unknown))

@@ -26,6 +26,8 @@ SETTINGS_FORM = {
     "max_repeated_line_share": 0.5, "rules": ["empty", "too_long"], "after_import": ["item_checks"],
 }  # fmt: skip
 SETTINGS_PATCH = {"checks": {"max_chars": 5000}, "after_import": ["item_checks"]}
+# A reference set to upload, as (name, content): sent as multipart by the matrix.
+BENCHMARK = {"file": ("benchmark.jsonl", b'{"id": "q-1", "text": "What is 2 + 2?"}\n')}
 
 
 def prepare(team) -> None:
@@ -55,4 +57,8 @@ ROUTES: dict = {
     "api:finding-resolve": [("post", {"status": "fixed", "note": "Checked."}, LEAD)],
     "api:finding-action": [("post", {"action": "drop"}, LEAD)],
     "api:job-cancel": [("post", {}, LEAD)],
+    # Reference sets (a public benchmark to check against training data): reviewers read the
+    # page, leads upload and delete. The delete route's `set_id` is a set the matrix makes.
+    "curation:reference_sets": [("get", None, REVIEWER_PAGE), ("post", BENCHMARK, LEAD_WRITE)],
+    "curation:reference_set_delete": [POST_ONLY, ("post", {}, LEAD_WRITE)],
 }

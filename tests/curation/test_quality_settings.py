@@ -385,3 +385,11 @@ class TestJobs:
         assert run_in_process(django_capture_on_commit_callbacks, start).status == JobStatus.DONE
         assert not team.project.job_runs.filter(kind="item_checks").exists()
         assert not Finding.objects.filter(project=team.project).exists()
+
+
+def test_a_job_that_needs_a_choice_first_cannot_run_after_each_import(team):
+    """The benchmark check needs a reference set chosen, so it is not offered after imports."""
+    with pytest.raises(ValidationError) as refused:
+        quality_settings_update(project=team.project, user=team.lead,
+                                after_import=["reference_leakage"])  # fmt: skip
+    assert "after_import" in refused.value.message_dict
