@@ -140,38 +140,14 @@
 
   // --- keyboard -------------------------------------------------------------------------------
 
-  function typing(element) {
-    if (!element || !element.tagName) {
-      return false;
-    }
-    if (element.isContentEditable || /^(TEXTAREA|SELECT)$/.test(element.tagName)) {
-      return true;
-    }
-    var buttonLike = /^(radio|checkbox|button|submit|reset)$/i;
-    return element.tagName === "INPUT" && !buttonLike.test(element.type);
-  }
+  var typing = window.ConcordKeys.typing;
 
   function toggleShortcuts() {
-    var dialog = document.getElementById("review-shortcuts");
-    if (dialog) {
-      if (dialog.open) {
-        dialog.close();
-      } else {
-        dialog.showModal();
-      }
-    }
-    return Boolean(dialog);
+    return window.ConcordKeys.toggleDialog("review-shortcuts");
   }
 
   function toggleGuidelines() {
-    var panel = document.getElementById("review-guidelines");
-    if (panel) {
-      panel.open = !panel.open;
-      if (panel.open) {
-        panel.scrollIntoView({ block: "nearest" });
-      }
-    }
-    return Boolean(panel);
+    return window.ConcordKeys.togglePanel("review-guidelines");
   }
 
   function decide() {
