@@ -132,7 +132,7 @@ def reviews_refresh(*, project: Project, item_ids: list[int], now=None,
     updating their reviews; decided and sent-back items stay as they are. Set-based per chunk:
     three reads and bulk writes. Idempotent. Returns counts {"settled", "waiting", "changed"}."""
     now = now or timezone.now()
-    policy = policy_for(project)
+    policy = None  # read once some item is complete: most submits complete none
     counts = {"settled": 0, "waiting": 0, "changed": 0}
     for start in range(0, len(item_ids), CHUNK):
         chunk = item_ids[start : start + CHUNK]
@@ -142,6 +142,7 @@ def reviews_refresh(*, project: Project, item_ids: list[int], now=None,
             .values_list("pk", flat=True)
         )  # fmt: skip
         if complete:
+            policy = policy or policy_for(project)
             _refresh_chunk(project, policy, complete, now, counts, action)
     return counts
 
