@@ -101,24 +101,25 @@ def exact_pairs(sets: list[frozenset], threshold: float) -> dict[tuple[int, int]
 
 
 def sign_numpy(texts, params):
-    sets = [dedup.shingles(text, params) for text in texts]
-    return dedup.sign_shingles(sets, params), sets
+    """The job's path: shingle hashes of the whole chunk, then one MinHash pass over them."""
+    hashes, counts = dedup.shingle_hashes(texts, params)
+    return dedup.sign_hashes(hashes, counts, params), counts
 
 
 def sign_rensa(texts, params):
-    """rensa's RMinHash over the same xxh3 shingle hashes (its flat-buffer entry point)."""
+    """rensa's RMinHash over the same shingle hashes (its flat-buffer entry point)."""
     import rensa
 
-    sets = [dedup.shingles(text, params) for text in texts]
-    lengths = np.fromiter(map(len, sets), np.int64, len(sets))
-    offsets = np.zeros(len(sets) + 1, np.uint64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = np.fromiter(chain.from_iterable(sets), np.uint64, int(lengths.sum()))
+    flat, counts = dedup.shingle_hashes(texts, params)
+    offsets = np.zeros(len(texts) + 1, np.uint64)
+    np.cumsum(counts, out=offsets[1:])
     matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
         flat, offsets, params.num_perm, params.seed
     )
     rows = chain.from_iterable(matrix.to_rows())
-    return np.fromiter(rows, np.uint32, len(sets) * params.num_perm).reshape(len(sets), -1), sets
+    return np.fromiter(rows, np.uint32, len(texts) * params.num_perm).reshape(
+        len(texts), -1
+    ), counts
 
 
 def sign_datasketch(texts, params):
@@ -148,7 +149,7 @@ def pipeline(texts, params, signer=sign_numpy) -> dict:
     pairs = dedup.candidate_pairs(ids, keys, max_bucket=params.max_bucket)
     times["candidates"] = time.perf_counter() - step
     step = time.perf_counter()
-    sets = {i: dedup.shingles(texts[i], params) for i in np.unique(pairs).tolist()}
+    sets = shingle_sets(texts, np.unique(pairs).tolist(), params)
     found = dedup.verify(pairs, sets, params.threshold)
     times["shingles again+verify"] = time.perf_counter() - step
     step = time.perf_counter()
@@ -158,6 +159,14 @@ def pipeline(texts, params, signer=sign_numpy) -> dict:
     return {
         "times": times, "candidates": len(pairs), "found": found, "clusters": groups, "keys": keys,
     }  # fmt: skip
+
+
+def shingle_sets(texts, ids: list[int], params) -> dict[int, set]:
+    """{i: the shingle set of texts[i]} for `ids`, hashed together as the job does."""
+    hashes, counts = dedup.shingle_hashes([texts[i] for i in ids], params)
+    values, ends = hashes.tolist(), np.cumsum(counts).tolist()
+    return {i: set(values[end - count : end]) for i, end, count in zip(ids, ends, counts.tolist(),
+                                                                       strict=True)}  # fmt: skip
 
 
 def best_of(repeat: int, call):

@@ -2,9 +2,10 @@
 
 The pipeline, in the order the job calls it:
 
-1. `shingles`: the set of 64-bit xxh3 hashes of a text's word or character n-grams, after
-   `normalise`. Two texts are near-duplicates when the Jaccard similarity of these sets is at
-   least `threshold`.
+1. `shingle_hashes` (`shingles` for one text, as a set): 64-bit hashes of a text's word or
+   character n-grams after `normalise`, built in numpy from one hash per word or character.
+   Two texts are near-duplicates when the Jaccard similarity of these sets is at least
+   `threshold`.
 2. `signatures`: one MinHash row of `num_perm` uint32 minima per text. The permutations are
    multiply-add-shift hashes over the 64-bit shingle hashes, with multipliers derived from the
    seed by xxh3, so a signature depends on nothing but the text and `DedupParams.key()`: stored
@@ -23,7 +24,6 @@ its band keys are 0, which `candidate_pairs` skips, and its Jaccard with anythin
 matches nothing, not even another empty text. Empty items are the item checks' business.
 """
 
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -35,7 +35,7 @@ from curation.hashing import normalise_text
 
 # Bump when shingling, permutations or band hashing change: stored keys then no longer match and
 # every item is signed again.
-ALGORITHM = 1
+ALGORITHM = 2
 EMPTY = 0xFFFFFFFF  # every minimum of a text without shingles
 # Shingles per block while signing: num_perm x 8,192 x 8 bytes = 7.5 MiB at 120 perms, which
 # stays in cache; 32,768 ran at 60 % of the speed.
@@ -43,6 +43,8 @@ _CHUNK = 1 << 13
 _U64 = np.uint64
 _M1, _M2 = _U64(0xFF51AFD7ED558CCD), _U64(0xC4CEB93FE53EC5E3)
 _GOLDEN = _U64(0x9E3779B97F4A7C15)
+_ALL = _U64(0xFFFFFFFFFFFFFFFF)
+_CHAR_SALT = _U64(0x243F6A8885A308D3)  # keeps code point 0 from hashing to 0
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,13 @@ class DedupParams:
 
     - Word 3-grams. Of support messages of about 30 words with one word replaced, 63 % keep
       Jaccard >= 0.8 with word 3-grams, 22 % with word 5-grams, 91 % with character 5-grams.
-      But character 5-grams ran the Debian descriptions at 20,500 items/s and the messages at
-      2,100, against 67,300 and 12,000 for word 3-grams (word 5-grams: 91,600 and 15,700).
+      But character 5-grams ran the Debian descriptions at 32,400 items/s and the messages at
+      1,700, against 111,800 and 16,300 for word 3-grams (word 5-grams: 131,700 and 23,000).
     - 120 permutations in 20 bands of 6 rows: a pair at exactly 0.8 becomes a candidate with
-      probability 0.998; 16 bands of 8 (128 permutations) give 0.947 and found 34,563 of the
-      34,786 Debian pairs at exact Jaccard >= 0.8, where 20 x 6 found 34,785. 32 x 4 found all
-      34,786 but drew 3.3 times as many candidates and ran a third slower.
+      probability 0.998; 16 bands of 8 (128 permutations) give 0.947 and found 34,738 of the
+      34,786 Debian pairs at exact Jaccard >= 0.8, where 20 x 6 found 34,784 (with the hashes
+      before ALGORITHM 2: 34,563 and 34,785). 32 x 4 found all 34,786 but drew 2.2 times as
+      many candidates and ran a third slower.
     """
 
     shingle: str = "word"
@@ -105,24 +108,147 @@ def normalise(text: str) -> str:
 
 
 def shingles(text: str, params: DedupParams) -> set[int]:
-    """xxh3_64 hashes of the UTF-8 n-grams of the normalised text: n tokens joined by one space,
-    or n characters. A text shorter than n gives one shingle, the whole text; an empty one none."""
-    norm = normalise(text)
-    if not norm:
-        return set()
-    digest = xxhash.xxh3_64_intdigest
-    n = params.n
-    if params.shingle == "char":
-        if len(norm) <= n:
-            return {digest(norm.encode())}
-        return {digest(norm[i : i + n].encode()) for i in range(len(norm) - n + 1)}
-    # A space is one byte in UTF-8 and never inside a character's bytes, so splitting the
-    # encoded text gives the words' bytes. The map chain runs in C: twice as fast as a
-    # comprehension over byte offsets.
-    words = norm.encode().split(b" ")
-    if len(words) <= n:
-        return {digest(b" ".join(words))}
-    return set(map(digest, map(b" ".join, zip(*(words[i:] for i in range(n)), strict=False))))
+    """The set of the text's 64-bit shingle hashes (see `shingle_hashes`); empty for a text with
+    nothing left after `normalise`."""
+    return set(shingle_hashes([text], params)[0].tolist())
+
+
+def shingle_hashes(texts: Sequence[str], params: DedupParams) -> tuple[np.ndarray, np.ndarray]:
+    """The shingle hashes of every text, one text after the other, repeats kept (uint64), and
+    how many each text has (int64).
+
+    Each unit (a word of the normalised text, or a character) is hashed once per occurrence,
+    a word by `_byte_hashes` of its UTF-8 and a character by a mix of its code point, both in
+    numpy over the whole chunk. An n-gram of units with hashes u1..un hashes to h = u1, then
+    h = mix(h * golden + uk) for each next unit, mix being MurmurHash3's finaliser (`_ngrams`).
+    A text of fewer than n units has one shingle, all its units. On 90-word texts this takes
+    about 7 µs a text, against 40 µs for one xxh3 call per joined n-gram; xxh3 once per word
+    from Python, with or without a cache of distinct words, still took 15 to 25 µs.
+
+    Every step of both hashes is a bijection of the next block or unit for a given state, so
+    two different words of up to 8 bytes and the same length never collide, and other pairs of
+    different n-grams collide with probability about 2**-64. The Jaccard of two texts' hash sets
+    therefore differs from that of their n-gram sets only when two of their 2s shingles collide,
+    with probability about (2s)**2 / 2**65 (1e-15 for 90-word texts): verification on the hash
+    sets is exact for all practical purposes."""
+    if params.shingle == "word":
+        units, lengths = _word_hashes(texts)
+    else:
+        units, lengths = _char_hashes([normalise(text) for text in texts])
+    return _ngrams(units, lengths, params.n)
+
+
+def _word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The hash of every word of the normalised texts (`_byte_hashes` of its UTF-8), and each
+    text's word count.
+
+    An ASCII text is its own NFKC and its casefold is `lower`, so it is only lowered; any other
+    is normalised. The words are then found in numpy over all the texts' bytes at once: runs of
+    bytes that str.split() does not take for ASCII whitespace, within a text. (A normalised
+    text's only whitespace is a space, and no byte of a multibyte UTF-8 character is ASCII.)"""
+    parts = [text.lower() if text.isascii() else normalise(text) for text in texts]
+    joined = "".join(parts)
+    data = joined.encode()
+    sizes = map(len, parts) if len(data) == len(joined) else (len(p.encode()) for p in parts)
+    lengths = np.fromiter(sizes, np.int64, count=len(parts))
+    starts = np.cumsum(lengths) - lengths
+    buffer = np.frombuffer(data + bytes(8), dtype=np.uint8)
+    # Tab to carriage return, 28 to 31 and space, in three comparisons (faster than a table).
+    blank = buffer == 32
+    blank |= (buffer - np.uint8(9)) <= 4
+    blank |= (buffer - np.uint8(28)) <= 3
+    blank[-8:] = True
+    # A word starts after a blank or at a text's start and ends before a blank or a text's end.
+    after = np.r_[True, blank[:-1]]
+    before = np.r_[blank[1:], True]
+    inside = starts[starts < len(data)]
+    after[inside] = True
+    before[inside - 1] = True
+    first = np.flatnonzero(~blank & after)
+    last = np.flatnonzero(~blank & before)
+    # Words per text: where each text's start falls among the word starts.
+    lengths = np.diff(np.searchsorted(first, np.r_[starts, buffer.size])).astype(np.int64)
+    return _byte_hashes(buffer, first, last + 1 - first), lengths
+
+
+def _byte_hashes(buffer: np.ndarray, first: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each byte string buffer[first:first + size] (size >= 1, buffer padded
+    with 8 bytes): h = golden * (size + 1), then h = mix((h ^ block) * golden) for each 8-byte
+    little-endian block, the last zero-padded. For a fixed size and h each step is a bijection
+    of the block, so words of up to 8 bytes never collide with each other."""
+    # Every byte offset read as the start of a little-endian uint64 (unaligned, strided view).
+    words64 = np.ndarray((buffer.size - 7,), dtype="<u8", buffer=buffer, strides=(1,))
+    hashes = (size.astype(np.uint64) + _U64(1)) * _GOLDEN
+    active = None  # all words in the first round, then those longer than the blocks so far
+    for offset in range(0, int(size.max(initial=0)), 8):
+        if offset:
+            active = (
+                np.flatnonzero(size > offset) if active is None else active[size[active] > offset]
+            )
+        at = first + offset if active is None else first[active] + offset
+        left = np.minimum(size if active is None else size[active], offset + 8) - offset
+        # The block's first `left` bytes: all ones shifted right by the bits of the others.
+        block = words64[at] & (_ALL >> ((_U64(8) - left.astype(np.uint64)) * _U64(8)))
+        block ^= hashes if active is None else hashes[active]
+        block *= _GOLDEN
+        if active is None:
+            hashes = _mix64(block)
+        else:
+            hashes[active] = _mix64(block)
+    return hashes
+
+
+def _char_hashes(norms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A mix of every character's code point (UTF-32 of the joined texts), and each text's
+    length in characters."""
+    lengths = np.fromiter(map(len, norms), np.int64, count=len(norms))
+    points = np.frombuffer("".join(norms).encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    points ^= _CHAR_SALT
+    return _mix64(points), lengths
+
+
+def _ngrams(units: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n-gram hashes of consecutive units within each text (a shorter text: one hash of
+    all its units), and how many each text has."""
+    counts = np.where(lengths >= n, lengths - n + 1, np.minimum(lengths, 1))
+    total = int(counts.sum())
+    # Unit index of each shingle's first unit: its text's first unit plus its rank in the text.
+    skip = np.repeat(np.cumsum(lengths) - lengths - (np.cumsum(counts) - counts), counts)
+    first = skip + np.arange(total)
+    span = np.repeat(np.minimum(lengths, n), counts)
+    hashes = units[first]
+    for k in range(1, n):
+        more = span > k
+        if more.all():
+            hashes *= _GOLDEN
+            hashes += units[first + k]
+            _mix64(hashes)
+        elif more.any():
+            mixed = hashes[more] * _GOLDEN + units[first[more] + k]
+            hashes[more] = _mix64(mixed)
+    return hashes, counts
+
+
+def distinct_counts(hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """How many distinct hashes each text of `shingle_hashes` has. Counted by one sort of keys
+    holding the text's number in the high bits and the hash's top 40 or more bits below it
+    (texts taken 2**24 at a time): two shingles of a text of s that agree on those bits, which
+    happens with probability under s**2 / 2**41, count once."""
+    counts = np.asarray(counts, dtype=np.int64)
+    ends = np.cumsum(counts)
+    out = np.zeros(counts.size, np.int64)
+    for lo in range(0, counts.size, 1 << 24):
+        part = counts[lo : lo + (1 << 24)]
+        start = int(ends[lo] - counts[lo])
+        block = hashes[start : start + int(part.sum())]
+        bits = max(1, (part.size - 1).bit_length())
+        owner = np.repeat(np.arange(part.size, dtype=np.uint64), part)
+        keys = np.sort((owner << _U64(64 - bits)) | (block >> _U64(bits)))
+        firsts = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+        out[lo : lo + part.size] = np.bincount(
+            (firsts >> _U64(64 - bits)).astype(np.int64), minlength=part.size
+        )
+    return out
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -144,25 +270,34 @@ def _permutations(params: DedupParams) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sign_shingles(shingle_sets: Sequence[Iterable[int]], params: DedupParams) -> np.ndarray:
-    """MinHash rows (len, num_perm) uint32 of precomputed shingle sets; see `signatures`.
+    """MinHash rows (len, num_perm) uint32 of precomputed shingle sets; see `sign_hashes`."""
+    counts = np.fromiter(map(len, shingle_sets), dtype=np.int64, count=len(shingle_sets))
+    flat = np.fromiter(chain.from_iterable(shingle_sets), dtype=np.uint64, count=counts.sum())
+    return sign_hashes(flat, counts, params)
+
+
+def sign_hashes(hashes: np.ndarray, counts: np.ndarray, params: DedupParams) -> np.ndarray:
+    """MinHash rows (len(counts), num_perm) uint32 of texts whose shingle hashes are `hashes`,
+    `counts[i]` of them for text i, one text after the other (repeats change nothing).
 
     Permutation k maps a shingle hash x to the high 32 bits of a_k * x + b_k mod 2**64
     (multiply-add-shift). The shingles are read in blocks of `_CHUNK`, a text's minima being
     carried across blocks, so memory is bounded whatever the lengths of the texts."""
-    lengths = np.fromiter(map(len, shingle_sets), dtype=np.int64, count=len(shingle_sets))
-    flat = np.fromiter(chain.from_iterable(shingle_sets), dtype=np.uint64, count=lengths.sum())
-    owner = np.repeat(np.arange(len(shingle_sets)), lengths)
-    out = np.full((len(shingle_sets), params.num_perm), EMPTY, dtype=np.uint32)
+    counts = np.asarray(counts, dtype=np.int64)
+    owner = np.repeat(np.arange(counts.size), counts)
+    out = np.full((counts.size, params.num_perm), EMPTY, dtype=np.uint32)
     a, b = _permutations(params)
-    high = 1 if sys.byteorder == "little" else 0
-    for start in range(0, flat.size, _CHUNK):
-        block, own = flat[start : start + _CHUNK], owner[start : start + _CHUNK]
+    buffer = np.empty((params.num_perm, min(_CHUNK, hashes.size)), dtype=np.uint64)
+    for start in range(0, hashes.size, _CHUNK):
+        block, own = hashes[start : start + _CHUNK], owner[start : start + _CHUNK]
         cuts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
-        values = np.multiply.outer(a, block)
+        values = buffer[:, : block.size]
+        np.multiply(a[:, None], block, out=values)
         values += b[:, None]
         # (num_perm, block) layout: each text's shingles are contiguous along axis 1, where
-        # reduceat is about twenty times faster than along axis 0.
-        minima = np.minimum.reduceat(values.view(np.uint32)[:, high::2], cuts, axis=1)
+        # reduceat is about twenty times faster than along axis 0. The least 64-bit value has
+        # the least high half, so the minima are taken whole and shifted once.
+        minima = np.minimum.reduceat(values, cuts, axis=1) >> _U64(32)
         rows = own[cuts]
         out[rows] = np.minimum(out[rows], minima.T)
     return out
@@ -171,13 +306,13 @@ def sign_shingles(shingle_sets: Sequence[Iterable[int]], params: DedupParams) ->
 def signatures(texts: list[str], params: DedupParams) -> np.ndarray:
     """MinHash signatures (len(texts), num_perm) uint32, deterministic for `params.key()`.
 
-    numpy over the xxh3 shingle hashes, chosen by measurement on the Debian package descriptions
-    (63,666 texts, one core, shingles and signatures): numpy 130,000 items/s, rensa 67,000 (its
-    digests come back as lists of Python ints, and turning them into an array costs more than
-    the hashing), datasketch 31,000; for the whole pipeline 62,800, 45,700 and 26,200. Its
-    output is also defined here rather than by a library's version, which matters for stored
-    signatures."""
-    return sign_shingles([shingles(text, params) for text in texts], params)
+    numpy over the shingle hashes, chosen by measurement on the Debian package descriptions
+    (63,666 texts, one core, shingles and signatures): numpy 276,700 items/s, rensa 97,200 over
+    the same hashes (its digests come back as lists of Python ints, and turning them into an
+    array costs more than the hashing), datasketch 30,500; for the whole pipeline 109,200,
+    62,900 and 26,500. Its output is also defined here rather than by a library's version,
+    which matters for stored signatures."""
+    return sign_hashes(*shingle_hashes(texts, params), params)
 
 
 def signature_bytes(row: np.ndarray) -> bytes:

@@ -22,8 +22,8 @@ from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Exists, F, Func, OuterRef, Q, TextField
 from django.utils import timezone
 
 from curation.bulk import bulk_insert
@@ -129,19 +129,52 @@ def sign_items(project, items, params: dedup.DedupParams) -> int:
     """Signs `items` (a queryset of the project's items) under `params`, replacing any
     signature they had; returns how many. Run inside the caller's transaction."""
     key = params.key()
-    fields = required_fields(project)
-    rows = list(items.order_by("pk").values_list("pk", "data"))
-    sets = [dedup.shingles(item_text(data, fields), params) for _, data in rows]
-    keys = dedup.band_keys(dedup.sign_shingles(sets, params), params)
-    counts = [len(found) for found in sets]
-    ids = [pk for pk, _ in rows]
-    ItemSignature.objects.filter(item_id__in=ids, params=key).delete()
+    ids, texts = item_texts(project, items)
+    hashes, counts = dedup.shingle_hashes(texts, params)
+    keys = dedup.band_keys(dedup.sign_hashes(hashes, counts, params), params)
+    blobs = keys.astype("<u8").tobytes()
+    width = 8 * params.bands
+    distinct = dedup.distinct_counts(hashes, counts).tolist()
+    # A subquery, not the ids: an IN list of 10,000 ids took 0.1 s to plan even with nothing to
+    # delete.
+    ItemSignature.objects.filter(item_id__in=items.values("pk"), params=key).delete()
     columns = ["item", "project", "params", "bands", "shingles", "checked"]
     bulk_insert(ItemSignature, columns, (
-        (pk, project.pk, key, keys[i].astype("<u8").tobytes(), counts[i], False)
+        (pk, project.pk, key, blobs[i * width : (i + 1) * width], distinct[i], False)
         for i, pk in enumerate(ids)
     ))  # fmt: skip
     return len(ids)
+
+
+class _TextString(Func):
+    """An item's `text` field where it is a JSON string, else NULL: what `item_text` reads when
+    the required field is `text`, taken out in SQL so that no JSON is decoded in Python (10,000
+    items in 0.018 s on PostgreSQL, against 0.054 s reading `data`)."""
+
+    output_field = TextField()
+    template = (
+        "CASE WHEN jsonb_typeof(%(expressions)s -> 'text') = 'string' "
+        "THEN %(expressions)s ->> 'text' END"
+    )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = (
+            "CASE WHEN json_type(%(expressions)s, '$.text') = 'text' "
+            "THEN json_extract(%(expressions)s, '$.text') END"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+def item_texts(project, items) -> tuple[list[int], list[str]]:
+    """The ids of `items` in order and their texts (`item_text` under the project's required
+    fields)."""
+    fields = required_fields(project)
+    items = items.order_by("pk")
+    if fields == ["text"] and connection.vendor in ("postgresql", "sqlite"):
+        rows = items.values_list("pk", _TextString(F("data")))
+        return [pk for pk, _ in rows], [text or "" for _, text in rows]
+    rows = items.values_list("pk", "data")
+    return [pk for pk, _ in rows], [item_text(data, fields) for _, data in rows]
 
 
 def sign_available(run_id: int) -> int:
@@ -196,14 +229,16 @@ def _band_keys(project, key: str, bands: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def shingle_sets(project, ids, params) -> dict[int, set]:
-    """{item id: its shingle set} for `ids`, read in chunks."""
-    fields = required_fields(project)
+    """{item id: its shingle set} for `ids`, read and hashed in chunks."""
     found = {}
     ids = sorted(ids)
     for start in range(0, len(ids), 5000):
-        rows = Item.objects.filter(pk__in=ids[start : start + 5000]).values_list("pk", "data")
-        for pk, data in rows:
-            found[pk] = dedup.shingles(item_text(data, fields), params)
+        pks, texts = item_texts(project, Item.objects.filter(pk__in=ids[start : start + 5000]))
+        hashes, counts = dedup.shingle_hashes(texts, params)
+        values, begin = hashes.tolist(), 0
+        for pk, end in zip(pks, np.cumsum(counts).tolist(), strict=True):
+            found[pk] = set(values[begin:end])
+            begin = end
     return found
 
 
@@ -241,9 +276,7 @@ def _store(run: JobRun, key: str, params, verified: list, new_ids: list, counts:
         pairs = [(min(a, b), max(a, b), j) for a, b, j in verified]
         bulk_insert(DuplicatePair, ["project", "params", "first", "second", "jaccard"],
                     ((project.pk, key, a, b, j) for a, b, j in pairs))  # fmt: skip
-        for start in range(0, len(new_ids), 5000):
-            ItemSignature.objects.filter(params=key, item_id__in=new_ids[start : start + 5000],
-                                         checked=False).update(checked=True)  # fmt: skip
+        _mark_checked(key, new_ids)
         drafts = _drafts(project, key, params)
         counts.update(clusters=len(drafts))
         counts.update(findings_replace(project=project, kind=FindingKind.NEAR_DUPLICATE,
@@ -253,6 +286,25 @@ def _store(run: JobRun, key: str, params, verified: list, new_ids: list, counts:
         job_run_complete(run=run, counts=counts,
                          message=f"{len(drafts):,} clusters of near-duplicates.")  # fmt: skip
     return counts
+
+
+_MARK_CHECKED = (
+    "UPDATE curation_itemsignature AS s SET checked = true FROM unnest(%s::bigint[]) AS n(id) "
+    "WHERE s.item_id = n.id AND s.params = %s AND NOT s.checked"
+)
+
+
+def _mark_checked(key: str, ids: list[int]) -> None:
+    """Sets `checked` on the signatures of `ids` under `key`. On PostgreSQL one UPDATE joined to
+    the ids as an array: 200,000 rows in 2.8 s, against 8.4 s in IN lists of 5,000 (and 108 s
+    for `= ANY(array)`, which was planned as a filter over every row)."""
+    if connection.vendor != "postgresql":
+        for start in range(0, len(ids), 5000):
+            ItemSignature.objects.filter(params=key, item_id__in=ids[start : start + 5000],
+                                         checked=False).update(checked=True)  # fmt: skip
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_MARK_CHECKED, [ids, key])
 
 
 def _drafts(project, key: str, params) -> list[Draft]:

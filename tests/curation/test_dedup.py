@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import xxhash
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,10 +14,14 @@ from curation.quality.dedup import (
     candidate_pairs,
     candidate_probability,
     clusters,
+    distinct_counts,
     jaccard,
     new_vs_all_pairs,
     normalise,
+    shingle_hashes,
     shingles,
+    sign_hashes,
+    sign_shingles,
     signature_bytes,
     signature_from_bytes,
     signatures,
@@ -26,6 +29,36 @@ from curation.quality.dedup import (
 )
 
 PARAMS = DedupParams()
+MASK, GOLDEN = 2**64 - 1, 0x9E3779B97F4A7C15
+
+
+def mix(x: int) -> int:
+    """MurmurHash3's 64-bit finaliser, in plain integers."""
+    x ^= x >> 33
+    x = x * 0xFF51AFD7ED558CCD & MASK
+    x ^= x >> 33
+    x = x * 0xC4CEB93FE53EC5E3 & MASK
+    return x ^ x >> 33
+
+
+def word_hash(word: str) -> int:
+    """The documented hash of a word, one 8-byte little-endian block at a time."""
+    data = word.encode()
+    h = (len(data) + 1) * GOLDEN & MASK
+    for at in range(0, len(data), 8):
+        h = mix((h ^ int.from_bytes(data[at : at + 8], "little")) * GOLDEN & MASK)
+    return h
+
+
+def char_hash(char: str) -> int:
+    return mix(ord(char) ^ 0x243F6A8885A308D3)
+
+
+def gram_hash(units: list[int]) -> int:
+    h = units[0]
+    for unit in units[1:]:
+        h = mix((h * GOLDEN + unit) & MASK)
+    return h
 
 
 def words(tag: str, count: int) -> list[str]:
@@ -98,8 +131,8 @@ def test_signatures_are_deterministic_and_seeded():
 def test_signature_of_a_known_text_never_changes():
     """Stored signatures are compared with new ones: a change here must bump ALGORITHM."""
     row = signatures(["The quick brown fox jumps over the lazy dog"], PARAMS)[0]
-    assert PARAMS.key() == "mh1-word3-p120-b20x6-s1"
-    assert row[:4].tolist() == [1016608839, 354484724, 769271947, 195175385]
+    assert PARAMS.key() == "mh2-word3-p120-b20x6-s1"
+    assert row[:4].tolist() == [943803074, 131010712, 116071597, 487887104]
 
 
 def test_signature_bytes_round_trip():
@@ -166,7 +199,7 @@ def test_incremental_run_pairs_only_involve_new_ids():
 
 def test_empty_and_short_texts():
     assert shingles("", PARAMS) == set() and shingles(" \n\t", PARAMS) == set()
-    assert shingles("Two words", PARAMS) == {xxhash.xxh3_64_intdigest(b"two words")}
+    assert shingles("Two words", PARAMS) == {gram_hash([word_hash("two"), word_hash("words")])}
     texts = ["", "   ", "Two words", "two  WORDS", "a"]
     sigs = signatures(texts, PARAMS)
     assert (sigs[:2] == EMPTY).all() and not (sigs[2:] == EMPTY).any()
@@ -177,19 +210,67 @@ def test_empty_and_short_texts():
     assert signatures([], PARAMS).shape == (0, PARAMS.num_perm)
 
 
-def test_word_shingles_are_xxh3_of_joined_words():
+def test_word_shingles_hash_n_grams_of_word_hashes():
     text = "  Ｔhe  café\tSERVES crème brûlée  "
     assert normalise(text) == "the café serves crème brûlée"
-    grams = ["the café serves", "café serves crème", "serves crème brûlée"]
-    assert shingles(text, PARAMS) == {xxhash.xxh3_64_intdigest(g.encode()) for g in grams}
+    grams = [["the", "café", "serves"], ["café", "serves", "crème"], ["serves", "crème", "brûlée"]]
+    assert shingles(text, PARAMS) == {gram_hash([word_hash(w) for w in g]) for g in grams}
 
 
 @pytest.mark.parametrize("text", ["abcdef", "naïve été"])
-def test_char_shingles_are_xxh3_of_characters(text):
+def test_char_shingles_hash_n_grams_of_characters(text):
     params = DedupParams(shingle="char", n=5)
     grams = {text[i : i + 5] for i in range(len(text) - 4)}
-    assert shingles(text, params) == {xxhash.xxh3_64_intdigest(g.encode()) for g in grams}
-    assert shingles("abc", params) == {xxhash.xxh3_64_intdigest(b"abc")}
+    assert shingles(text, params) == {gram_hash([char_hash(c) for c in g]) for g in grams}
+    assert shingles("abc", params) == {gram_hash([char_hash(c) for c in "abc"])}
+
+
+def test_words_of_every_length_hash_as_documented():
+    """Blocks of 8 bytes: words of 1 to 8, 9 to 16 and more bytes, and multibyte characters."""
+    words_ = ["a", "abcdefgh", "abcdefghi", "abcdefghabcdefgh", "x" * 41, "été", "日本語のテキスト"]
+    unigram = DedupParams(n=1, num_perm=1, bands=1, rows=1)
+    hashes, counts = shingle_hashes([" ".join(words_)], unigram)
+    assert hashes.tolist() == [word_hash(w) for w in words_] and counts.tolist() == [7]
+
+
+CHUNK_TEXTS = [
+    "",
+    "   ",
+    "one",
+    "Two Words",
+    "tab\tand\nnewline\x1cfile\x1fseparators  end ",
+    "\x00 a b",
+    "ÉTÉ  Straße ﬁn de l'été",
+    "\u3000ideographic\u2028line\u00a0space x",
+    "ΑΣ greek final sigma",
+    "ꭰꭱ Cherokee folds to capitals",
+    " ".join(words("long", 40)),
+]
+
+
+@pytest.mark.parametrize("shingle", ["word", "char"])
+def test_a_chunk_hashes_each_text_as_alone(shingle):
+    """Texts hashed together (ASCII ones lowered in bulk, the others normalised one by one) give
+    each text's shingles as hashing it alone does, and as `normalise` splits it."""
+    params = DedupParams(shingle=shingle)
+    for texts in (CHUNK_TEXTS, [t for t in CHUNK_TEXTS if t.isascii()]):
+        hashes, counts = shingle_hashes(texts, params)
+        ends = np.cumsum(counts)
+        for text, end, count in zip(texts, ends, counts, strict=True):
+            alone, _ = shingle_hashes([text], params)
+            assert hashes[end - count : end].tolist() == alone.tolist()
+            units = normalise(text).split(" ") if shingle == "word" else list(normalise(text))
+            units = [u for u in units if u]
+            assert count == (max(len(units) - params.n + 1, 1) if units else 0)
+
+
+def test_signing_hashes_equals_signing_sets_and_counts_are_distinct():
+    texts = ["a b c a b c a b c", "the same words", "", "x y"]
+    hashes, counts = shingle_hashes(texts, PARAMS)
+    sets = [shingles(text, PARAMS) for text in texts]
+    assert np.array_equal(sign_hashes(hashes, counts, PARAMS), sign_shingles(sets, PARAMS))
+    assert counts.tolist() == [7, 1, 0, 1]
+    assert distinct_counts(hashes, counts).tolist() == [len(s) for s in sets] == [3, 1, 0, 1]
 
 
 def test_params_are_checked_and_keyed():
