@@ -221,6 +221,8 @@ class AuditKind(models.TextChoices):
     GOLD_CHANGED = "gold_changed", "Gold answer changed"
     ITEMS_DROPPED = "items_dropped", "Items dropped"
     ITEMS_MOVED = "items_moved", "Items moved to another split"
+    FINDING_RESOLVED = "finding_resolved", "Quality finding resolved"
+    QUALITY_SETTINGS_CHANGED = "quality_settings_changed", "Quality settings changed"
 
 
 class AuditEvent(models.Model):

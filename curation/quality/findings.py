@@ -14,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from curation.bulk import bulk_insert
-from curation.models import Finding, FindingStatus, JobRun, Project
+from curation.models import AuditKind, Finding, FindingStatus, JobRun, Project
+from curation.services import audit
 
 RESOLUTIONS = (FindingStatus.FIXED, FindingStatus.DROPPED, FindingStatus.NOT_A_PROBLEM)
 
@@ -85,4 +86,6 @@ def finding_resolve(*, finding: Finding, user, status: str, note: str = "") -> F
     finding.resolved_by, finding.resolved_at = (None, None) if reopened else (user, timezone.now())
     finding.save(update_fields=["status", "resolution_note", "resolved_by", "resolved_at",
                                 "updated_at"])  # fmt: skip
+    audit(AuditKind.FINDING_RESOLVED, actor=user, project=finding.project, finding=finding.pk,
+          finding_kind=finding.kind, status=status)  # fmt: skip
     return finding

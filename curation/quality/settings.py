@@ -12,9 +12,10 @@ from dataclasses import fields
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from curation.models import Project
+from curation.models import AuditKind, Project
 from curation.quality.checks import CheckSettings
 from curation.quality.registry import QUALITY_JOBS
+from curation.services import audit
 
 _DEFAULTS = CheckSettings()
 CHECK_NAMES = tuple(item.name for item in fields(CheckSettings) if item.name != "required_fields")
@@ -134,5 +135,7 @@ def quality_settings_update(
             stored["after_import"] = _valid_kinds(after_import)
         locked.quality_settings = stored
         locked.save(update_fields=["quality_settings", "updated_at"])
+        # Turning off the personal-data check, say, should be traceable to who did it.
+        audit(AuditKind.QUALITY_SETTINGS_CHANGED, actor=user, project=locked, settings=stored)
     project.quality_settings = stored
     return quality_settings_for(project)

@@ -137,3 +137,18 @@ def test_leakage_reports_near_duplicates_across_splits(run_job):
     assert finding.item_id == dev.pk and finding.rule == "train_vs_dev"
     near = finding.detail["near"]
     assert [entry["item"] for entry in near] == [train.pk] and near[0]["jaccard"] >= 0.8
+
+
+def test_resolving_a_finding_is_in_the_audit_trail(run_job):
+    from curation.models import AuditEvent
+    from tests.factories import UserFactory
+
+    project = ProjectFactory()
+    ItemFactory(project=project, data={"text": ""})
+    run_job(project, "item_checks")
+    lead = UserFactory()
+    finding = Finding.objects.filter(project=project).first()
+    finding_resolve(finding=finding, user=lead, status="fixed", note="filled in")
+    event = AuditEvent.objects.get(kind="finding_resolved")
+    assert (event.actor, event.project, event.detail["finding"], event.detail["status"]) == (
+        lead, project, finding.pk, "fixed")  # fmt: skip

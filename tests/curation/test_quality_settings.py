@@ -393,3 +393,12 @@ def test_a_job_that_needs_a_choice_first_cannot_run_after_each_import(team):
         quality_settings_update(project=team.project, user=team.lead,
                                 after_import=["reference_leakage"])  # fmt: skip
     assert "after_import" in refused.value.message_dict
+
+
+def test_a_settings_change_is_in_the_audit_trail(team):
+    from curation.models import AuditEvent
+
+    quality_settings_update(project=team.project, user=team.lead, after_import=["item_checks"])
+    event = AuditEvent.objects.get(kind="quality_settings_changed")
+    assert (event.actor, event.project) == (team.lead, team.project)
+    assert event.detail["settings"]["after_import"] == ["item_checks"]
