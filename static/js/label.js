@@ -54,29 +54,13 @@
     return ((current.visibleMs + running) / 1000).toFixed(3);
   }
 
-  document.addEventListener("visibilitychange", function () {
-    if (!current) {
-      return;
-    }
-    if (document.hidden && current.since !== null) {
-      current.visibleMs += performance.now() - current.since;
-      current.since = null;
-    } else if (!document.hidden && current.since === null) {
-      current.since = performance.now();
-    }
+  window.ConcordKeys.pauseWhenHidden(function () {
+    return current;
   });
 
   // A new card came in: start its clock and give it the focus, so the keyboard carries on.
   // The card is swapped with settle:0ms, so htmx has processed it when this runs.
-  document.addEventListener("htmx:afterSettle", function () {
-    if (setUp()) {
-      var box = card();
-      if (box.getBoundingClientRect().top < 0) {
-        box.scrollIntoView();
-      }
-      box.focus({ preventScroll: true });
-    }
-  });
+  window.ConcordKeys.focusNewCard(setUp, card);
 
   function currentValue(form) {
     var kind = card().getAttribute("data-kind");

@@ -64,28 +64,12 @@
     return current.visibleMs + running;
   }
 
-  document.addEventListener("visibilitychange", function () {
-    if (!current) {
-      return;
-    }
-    if (document.hidden && current.since !== null) {
-      current.visibleMs += performance.now() - current.since;
-      current.since = null;
-    } else if (!document.hidden && current.since === null) {
-      current.since = performance.now();
-    }
+  window.ConcordKeys.pauseWhenHidden(function () {
+    return current;
   });
 
   // A new card came in: give it the focus, so the keyboard carries on.
-  document.addEventListener("htmx:afterSettle", function () {
-    if (setUp()) {
-      var box = card();
-      if (box.getBoundingClientRect().top < 0) {
-        box.scrollIntoView();
-      }
-      box.focus({ preventScroll: true });
-    }
-  });
+  window.ConcordKeys.focusNewCard(setUp, card);
 
   // Before htmx sends the decision (capture runs first): is a value chosen? And the time.
   document.addEventListener(
