@@ -1,6 +1,6 @@
 """Curation's API routes, included under /api/ in the "api" namespace (config/api_urls.py)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from curation import api, quality_api
 
@@ -60,4 +60,9 @@ urlpatterns = [
         name="finding-action",
     ),
     path("jobs/<int:job_id>/cancel/", quality_api.JobRunCancelApi.as_view(), name="job-cancel"),
+    # The dataset lifecycle (split design, versions, audits, distribution).
+    path("", include("curation.split_api_urls")),
+    path("", include("curation.version_api_urls")),
+    path("", include("curation.audit_api_urls")),
+    path("", include("curation.distribution_api_urls")),
 ]

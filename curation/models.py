@@ -223,6 +223,11 @@ class AuditKind(models.TextChoices):
     ITEMS_MOVED = "items_moved", "Items moved to another split"
     FINDING_RESOLVED = "finding_resolved", "Quality finding resolved"
     QUALITY_SETTINGS_CHANGED = "quality_settings_changed", "Quality settings changed"
+    SPLITS_APPLIED = "splits_applied", "Splits applied"
+    VERSION_FROZEN = "version_frozen", "Dataset version frozen"
+    VERSION_CARD_EDITED = "version_card_edited", "Dataset card edited"
+    SAMPLE_AUDIT_CREATED = "sample_audit_created", "Sample audit drawn"
+    SYNTHETIC_BATCH_CHANGED = "synthetic_batch_changed", "Synthetic batch threshold changed"
 
 
 class AuditEvent(models.Model):
@@ -442,3 +447,212 @@ class ReferenceText(models.Model):
 
     def __str__(self):
         return f"{self.reference_set_id}/{self.external_id}"
+
+
+class DatasetVersion(models.Model):
+    """An immutable snapshot of a project's dataset (curation.versions): its items' export
+    records as they were when frozen, with a content hash over them, so that the version's
+    export is byte-for-byte the same whatever happens to the project later. Only the dataset
+    card's lead-written sections (`card_sections`) may change after freezing."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    content_hash = models.CharField(max_length=64)  # sha256 of the records, in order
+    item_count = models.PositiveIntegerField(default=0)
+    # Figures at freezing time: per split counts, label distribution, sources, agreement with
+    # its interval, adjudication rate, duplicate and leakage results, guidelines hash, schema.
+    summary = models.JSONField(default=dict, blank=True)
+    # The dataset card's sections the lead writes: motivation, collection, limitations, uses,
+    # out_of_scope (Markdown each).
+    card_sections = models.JSONField(default=dict, blank=True)
+    card_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="datasetversion_number")
+        ]
+
+    def __str__(self):
+        return f"{self.project.slug} v{self.number}"
+
+
+class VersionRecord(models.Model):
+    """One item of a frozen version: its export record as JSON text, kept exactly as frozen.
+    `item_id` is not a foreign key: the item may be deleted later and the version must stay."""
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="records")
+    position = models.PositiveIntegerField()
+    item_id = models.BigIntegerField()
+    external_id = models.CharField(max_length=255)
+    split = models.CharField(max_length=16)
+    # The final label as a short display name ("positive", "A", "4", "ORG+PER") and as the
+    # canonical JSON of the final value ("" when the item has none), for diffs and
+    # distributions.
+    label = models.CharField(max_length=255, blank=True)
+    label_key = models.TextField(blank=True)
+    rule = models.CharField(max_length=32, blank=True)
+    record = models.TextField()
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "position"], name="versionrecord_position"),
+            models.UniqueConstraint(
+                fields=["version", "external_id"], name="versionrecord_external_id"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.version} #{self.position} {self.external_id}"
+
+
+class BatchStatus(models.TextChoices):
+    HELD = "held", "Held back until audited"
+    PASSED = "passed", "Audit passed"
+    FAILED = "failed", "Audit failed"
+
+
+class SyntheticBatch(models.Model):
+    """Items with source "synthetic" that arrived in one import. They stay out of dataset
+    versions until a sample audit of the batch estimates an error rate at or below
+    `max_error_rate` (curation.batches)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="synthetic_batches")
+    run = models.ForeignKey(
+        JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=255, blank=True)  # the import's file name, for display
+    item_count = models.PositiveIntegerField(default=0)
+    max_error_rate = models.FloatField(default=0.05)
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.HELD)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_error_rate__gte=0.0, max_error_rate__lte=1.0),
+                name="syntheticbatch_rate_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=BatchStatus.values), name="syntheticbatch_status_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Synthetic batch {self.pk} of {self.project.slug} ({self.status})"
+
+
+class BatchItem(models.Model):
+    """An item's synthetic batch; an item is in at most one."""
+
+    batch = models.ForeignKey(SyntheticBatch, on_delete=models.CASCADE, related_name="members")
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="synthetic_batch")
+
+    def __str__(self):
+        return f"{self.batch_id}/{self.item_id}"
+
+
+class SampleAudit(models.Model):
+    """A seeded random sample of a version's labels (or of a synthetic batch's items) that
+    reviewers mark correct or incorrect, to estimate the error rate with a Wilson interval."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sample_audits")
+    version = models.ForeignKey(
+        DatasetVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="audits"
+    )
+    batch = models.ForeignKey(
+        SyntheticBatch, null=True, blank=True, on_delete=models.CASCADE, related_name="audits"
+    )
+    size = models.PositiveIntegerField()
+    seed = models.BigIntegerField()
+    stratified = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(version__isnull=False, batch__isnull=True)
+                | Q(version__isnull=True, batch__isnull=False),
+                name="sampleaudit_version_or_batch",
+            )
+        ]
+
+    def __str__(self):
+        return f"Audit {self.pk} of {self.project.slug}"
+
+
+class Verdict(models.TextChoices):
+    PENDING = "", "Not judged yet"
+    CORRECT = "correct", "Correct"
+    INCORRECT = "incorrect", "Incorrect"
+
+
+class AuditSample(models.Model):
+    """One sampled item of an audit, with the label as it was shown and the reviewer's
+    verdict. Judging uses the `version` column: a stale verdict gets 409 (ASG-6)."""
+
+    audit = models.ForeignKey(SampleAudit, on_delete=models.CASCADE, related_name="samples")
+    position = models.PositiveIntegerField()
+    item_id = models.BigIntegerField()
+    external_id = models.CharField(max_length=255)
+    label = models.CharField(max_length=255, blank=True)
+    value = models.JSONField(null=True, blank=True)  # the final value under audit
+    verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True, default="")
+    correct_value = models.JSONField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    judged_at = models.DateTimeField(null=True, blank=True)
+    revision = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["audit", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["audit", "position"], name="auditsample_position"),
+            models.UniqueConstraint(fields=["audit", "item_id"], name="auditsample_item_once"),
+            models.CheckConstraint(
+                condition=Q(verdict__in=Verdict.values), name="auditsample_verdict_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.audit_id}#{self.position} {self.verdict or 'pending'}"
+
+
+class DistributionReference(models.Model):
+    """A reference distribution uploaded by a lead (for example production traffic): counts
+    of the values of one field, to compare the dataset's distribution with
+    (curation.distribution)."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="distribution_references"
+    )
+    name = models.CharField(max_length=200)
+    filename = models.CharField(max_length=255)  # as the user named it, for display only
+    field = models.CharField(max_length=200)  # "label" or a metadata key
+    counts = models.JSONField(default=dict)  # value -> count
+    total = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.field}, {self.total})"

@@ -29,4 +29,10 @@ urlpatterns = [
     ),
     path("", include("curation.quality_urls")),
     path("", include("curation.reference_urls")),
+    # The dataset lifecycle: split design, frozen versions and their cards, sample audits and
+    # synthetic batches, distribution analysis.
+    path("", include("curation.split_urls")),
+    path("", include("curation.version_urls")),
+    path("", include("curation.audit_urls")),
+    path("", include("curation.distribution_urls")),
 ]

@@ -177,6 +177,10 @@ def annotation_for(team) -> int:
                                             defaults={"value": value})[0].pk  # fmt: skip
 
 
+# Values for URL parameters that modules of tests.authz_routes add: name -> function(team).
+URL_VALUES: dict = {}
+
+
 def url_for(name, team):
     project = team.project
     values = {
@@ -189,6 +193,7 @@ def url_for(name, team):
         "table": lambda: "summary",
         "finding_id": lambda: project.findings.order_by("pk").first().pk,
         "set_id": lambda: reference_set_for(project),
+        **{key: (lambda make=make: make(team)) for key, make in URL_VALUES.items()},
     }
     route = dict(routes())[name]
     kwargs = {key: values[key]() for key in re.findall(r"<(?:\w+:)?(\w+)>", route)}
@@ -202,16 +207,22 @@ from tests.authz_routes import (  # noqa: E402
     annotation_api,
     annotation_labeling,
     annotation_schema,
+    curation_audits,
+    curation_distributions,
     curation_quality,
+    curation_splits,
+    curation_versions,
 )
 
 # A module may define prepare(team): data its routes need before each request (e.g. a review).
 PREPARE = {}
 for _module in (annotation_schema, annotation_labeling, annotation_api, adjudication_review,
-                adjudication_api, adjudication_dashboard, curation_quality):  # fmt: skip
+                adjudication_api, adjudication_dashboard, curation_quality, curation_splits,
+                curation_versions, curation_audits, curation_distributions):  # fmt: skip
     assert not set(_module.ROUTES) & set(MATRIX), f"{_module.__name__} repeats a route"
     MATRIX.update(_module.ROUTES)
     PREPARE.update(dict.fromkeys(_module.ROUTES, getattr(_module, "prepare", None)))
+    URL_VALUES.update(getattr(_module, "URL_VALUES", {}))
 
 
 CASES = [

@@ -1,0 +1,3 @@
+"""Pages of audits (included by curation/urls.py, names in the "curation" namespace)."""
+
+urlpatterns: list = []

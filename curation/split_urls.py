@@ -1,0 +1,3 @@
+"""Pages of splits (included by curation/urls.py, names in the "curation" namespace)."""
+
+urlpatterns: list = []
