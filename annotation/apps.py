@@ -9,9 +9,10 @@ class AnnotationConfig(AppConfig):
         from annotation import signals  # noqa: F401  (connects the receivers)
         from annotation.exporting import enricher
         from annotation.importing import extension
-        from annotation.selectors import schema_fields
+        from annotation.selectors import schema_fields, schema_value_problems
         from curation.extensions import (
             REQUIRED_FIELDS,
+            VALUE_CHECKS,
             register_export_enricher,
             register_import_extension,
         )
@@ -20,3 +21,5 @@ class AnnotationConfig(AppConfig):
         register_export_enricher(enricher)
         if schema_fields not in REQUIRED_FIELDS:
             REQUIRED_FIELDS.append(schema_fields)
+        if schema_value_problems not in VALUE_CHECKS:
+            VALUE_CHECKS.append(schema_value_problems)

@@ -15,6 +15,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotation.models import Annotation, LabelSchema, Lease, Skip
+from annotation.schemas import value_problems
 from curation.models import Item, Project
 
 SEARCH_MAX_CHARS = 200
@@ -178,3 +179,11 @@ def schema_fields(project: Project) -> list[str] | None:
     if kind is None:
         return None
     return ["response_a", "response_b"] if kind == "preference" else ["text"]
+
+
+def schema_value_problems(project: Project, value, data=None) -> list[tuple[str, str]]:
+    """What is wrong with `value` under the project's label schema (for curation, which cannot
+    import the schemas); [] when it fits or the project has no schema."""
+    schema = LabelSchema.objects.filter(project=project).values_list("kind", "config").first()
+    kind, config = schema if schema else (None, None)
+    return value_problems(kind, config, value, data=data)

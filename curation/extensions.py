@@ -84,3 +84,31 @@ def required_fields(project) -> list[str]:
         if found is not None:
             return list(found)
     return ["text"]
+
+
+# A dataset version records figures held by the higher apps (agreement and the adjudication
+# rate, the label schema). Each registered function takes (project, item_ids) for the items
+# being frozen and returns a dict that is merged into the version's summary.
+VERSION_SUMMARIES: list = []
+
+
+def version_summary(project, item_ids: list[int]) -> dict:
+    """What every registered summary function adds, merged in registration order."""
+    merged: dict = {}
+    for summarise in VERSION_SUMMARIES:
+        merged.update(summarise(project, item_ids) or {})
+    return merged
+
+
+# Checking a label value against the project's label schema (a reviewer's corrected value in
+# a sample audit): the annotation app registers a function (project, value, data) returning
+# (field, message) pairs, empty when the value fits.
+VALUE_CHECKS: list = []
+
+
+def label_value_problems(project, value, data=None) -> list[tuple[str, str]]:
+    """Problems with `value` under the project's schema; [] when none is registered."""
+    problems: list[tuple[str, str]] = []
+    for check in VALUE_CHECKS:
+        problems.extend(check(project, value, data))
+    return problems
