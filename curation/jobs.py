@@ -7,6 +7,7 @@ its work idempotently (a rerun changes nothing) and returns the final counts.
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -190,10 +191,51 @@ def job_run_complete(*, run: JobRun, counts: dict, **fields) -> None:
     _finish(run, JobStatus.DONE, progress=1.0, counts=counts, **fields)
 
 
+@contextmanager
+def _heartbeat(run: JobRun):
+    """Renews the run's lease every third of JOB_LEASE_SECONDS from a thread with its own
+    database connection, for as long as the job is being performed.
+
+    A job that works inside one long transaction (an import, freezing a version) cannot renew
+    its lease on its own connection: the renewal would stay invisible until the job commits, so
+    the reaper would take a slow job for a dead one and send it again. The heartbeat's commits
+    are seen at once; when the worker dies, the heartbeat dies with it and the lease runs out.
+    SQLite allows one writer at a time, so there the job's own progress writes have to do.
+    """
+    if connection.vendor == "sqlite":
+        yield
+        return
+    stop = threading.Event()
+    interval = max(settings.JOB_LEASE_SECONDS / 3, 0.5)
+
+    def beat():
+        try:
+            while not stop.wait(interval):
+                lease = timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+                try:
+                    JobRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(
+                        lease_expires_at=lease
+                    )
+                except Exception:  # a dropped connection: try again next beat
+                    logger.warning("job %s #%s: lease not renewed", run.kind, run.pk)
+                    connection.close()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"job-{run.pk}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 def job_run_perform(*, run: JobRun) -> None:
     """Runs a claimed job's kind function and records how it ended. Never raises for job errors."""
     try:
-        counts = JOB_KINDS[run.kind](run, _reporter(run))
+        with _heartbeat(run):
+            counts = JOB_KINDS[run.kind](run, _reporter(run))
     except JobCancelled:
         _finish(run, JobStatus.CANCELLED, message="Cancelled by a lead.")
     except JobFailed as failure:
