@@ -13,12 +13,24 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, connections, transaction
+from django.db import InterfaceError as DbInterfaceError
+from django.db import OperationalError as DbOperationalError
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from curation.models import ACTIVE_JOB_STATUSES, JobRun, JobStatus, Project
 
 logger = logging.getLogger("concord.jobs")
+
+# Errors that say a service went away (a restart, a dropped connection), not that the job is
+# wrong: a run that meets one is retried instead of failed.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    KombuOperationalError, RedisConnectionError, RedisTimeoutError, DbOperationalError,
+    DbInterfaceError,
+)  # fmt: skip
 
 Report = Callable[[float, dict], None]
 JOB_KINDS: dict[str, Callable[[JobRun, Report], dict]] = {}
@@ -158,14 +170,25 @@ def _cache_key(run: JobRun, what: str) -> str:
 
 def job_run_live(run: JobRun) -> tuple[float, dict]:
     """Progress and counts as the running job last reported them (the row may lag behind)."""
-    live = cache.get(_cache_key(run, "live")) if run.status == JobStatus.RUNNING else None
+    running = run.status == JobStatus.RUNNING
+    live = _cache_safely(cache.get, _cache_key(run, "live")) if running else None
     return live if live is not None else (run.progress, run.counts)
+
+
+def _cache_safely(call, *args, **kwargs):
+    """A cache call for progress or cancellation, which are best effort: while the cache (Redis)
+    restarts, the job carries on without them rather than failing."""
+    try:
+        return call(*args, **kwargs)
+    except Exception:
+        logger.warning("cache unavailable for job progress", exc_info=True)
+        return None
 
 
 def _reporter(run: JobRun) -> Report:
     def report(progress: float, counts: dict) -> None:
         progress = max(0.0, min(1.0, progress))
-        cache.set(_cache_key(run, "live"), (progress, counts), timeout=3600)
+        _cache_safely(cache.set, _cache_key(run, "live"), (progress, counts), timeout=3600)
         if not connection.in_atomic_block:
             # Outside the job's own transaction the row can take it too (and renew the lease);
             # inside, writing the row would lock it until the job commits.
@@ -173,7 +196,7 @@ def _reporter(run: JobRun) -> Report:
             JobRun.objects.filter(pk=run.pk).update(
                 progress=progress, counts=counts, lease_expires_at=lease
             )
-        if cache.get(_cache_key(run, "cancel")):
+        if _cache_safely(cache.get, _cache_key(run, "cancel")):
             raise JobCancelled
 
     return report
@@ -238,6 +261,18 @@ def job_run_perform(*, run: JobRun) -> None:
             counts = JOB_KINDS[run.kind](run, _reporter(run))
     except JobCancelled:
         _finish(run, JobStatus.CANCELLED, message="Cancelled by a lead.")
+    except TRANSIENT_ERRORS:
+        # The broker, the cache or the database went away under the job: not the job's fault.
+        # Its lease is ended so that the reaper sends it again once they are back (attempts
+        # permitting); if the database is gone too, the lease simply runs out.
+        logger.warning("job %s #%s interrupted; the reaper will retry it", run.kind, run.pk,
+                       exc_info=True)  # fmt: skip
+        try:
+            JobRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(
+                lease_expires_at=timezone.now()
+            )
+        except Exception:
+            connection.close()
     except JobFailed as failure:
         _finish(
             run,

@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from config.celery import app as celery_app
 from curation import jobs
@@ -158,3 +159,29 @@ def wait_for(run: JobRun, seconds: float = 30) -> JobRun:
             return run
         time.sleep(0.1)
     return run
+
+
+@pytest.fixture
+def broker_drops_kind():
+    @jobs.job_kind("broker_drops")
+    def broker_drops(run, report):
+        from kombu.exceptions import OperationalError
+
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    yield "broker_drops"
+    jobs.JOB_KINDS.pop("broker_drops")
+
+
+def test_a_broker_outage_leaves_the_run_to_the_reaper_instead_of_failing_it(
+    team, broker_drops_kind
+):
+    """A service that went away mid-job (JOB-8) is no reason to fail the job for good: the run
+    stays running with its lease ended, and the reaper sends it again."""
+    run = job_run_start(project=team.project, kind=broker_drops_kind)
+    claimed = job_run_claim(run_id=run.pk)
+    jobs.job_run_perform(run=claimed)
+    run.refresh_from_db()
+    assert run.status == JobStatus.RUNNING and run.message == ""
+    assert run.lease_expires_at <= timezone.now()
+    assert jobs.jobs_reap() == {"failed": 0, "sent": 1}
