@@ -31,3 +31,5 @@ urlpatterns = [
     path("", include("annotation.urls")),
     path("", include("curation.urls")),
 ]
+
+handler500 = "config.errors.server_error"
