@@ -1,3 +1,9 @@
 """Pages of splits (included by curation/urls.py, names in the "curation" namespace)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from curation import split_views
+
+urlpatterns = [
+    path("p/<slug:slug>/splits/", split_views.splits, name="splits"),
+]
