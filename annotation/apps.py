@@ -10,9 +10,11 @@ class AnnotationConfig(AppConfig):
         from annotation.exporting import enricher
         from annotation.importing import extension
         from annotation.selectors import schema_fields, schema_value_problems
+        from annotation.version_summary import version_summary
         from curation.extensions import (
             REQUIRED_FIELDS,
             VALUE_CHECKS,
+            VERSION_SUMMARIES,
             register_export_enricher,
             register_import_extension,
         )
@@ -23,3 +25,5 @@ class AnnotationConfig(AppConfig):
             REQUIRED_FIELDS.append(schema_fields)
         if schema_value_problems not in VALUE_CHECKS:
             VALUE_CHECKS.append(schema_value_problems)
+        if version_summary not in VERSION_SUMMARIES:
+            VERSION_SUMMARIES.append(version_summary)

@@ -15,6 +15,7 @@ class CurationConfig(AppConfig):
             accounts,
             checks,
             exporting,  # noqa: F401  (registers the export job)
+            versions,  # noqa: F401  (registers the freeze job)
         )
         from curation.importing import pipeline  # noqa: F401  (registers the import job)
         from curation.quality import (  # noqa: F401  (registers the quality jobs)
