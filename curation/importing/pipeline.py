@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 
+from curation.batches import batch_record_import
 from curation.extensions import IMPORT_EXTENSIONS, Problem
 from curation.importing.readers import Position, Record, UnreadableFile, read_records
 from curation.importing.rows import ItemRow, Mapping, build_row
@@ -262,6 +263,7 @@ def _finish_or_fail(run: JobRun, tally: Tally, checker: _Checker, options) -> No
         )  # fmt: skip
     message = f"Imported {counts['items_created']:,} items from {tally.filename}."
     detail = {"job": run.pk, **_scalars(counts)}
+    batch_record_import(run=run, filename=tally.filename)  # synthetic items: a held batch
     AuditEvent.objects.create(kind=AuditKind.IMPORT_COMMITTED, actor=run.created_by,
                               project=run.project, detail=detail)  # fmt: skip
     job_run_complete(run=run, counts=counts, errors=tally.errors, error_count=tally.error_count,
