@@ -3,9 +3,11 @@
 import random
 import secrets
 from datetime import timedelta
+from io import StringIO
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -24,8 +26,10 @@ from adjudication.services import review_decide, reviews_sync
 from annotation.gold import gold_set
 from annotation.models import Annotation, LabelSchema, SchemaKind
 from annotation.services import items_recount
+from curation.audits import audit_draw, audit_sample_judge
 from curation.hashing import content_hash
-from curation.models import Item, Membership, Project, Role
+from curation.models import Item, Membership, Project, Role, Verdict
+from curation.versions import card_revision, version_card_update
 
 User = get_user_model()
 
@@ -39,6 +43,16 @@ TEAM = [
 SLUG = "support-intents-demo"
 # Eight in ten items train, one dev, one test: the leakage check has splits to compare.
 SPLITS = ["train"] * 8 + ["dev", "test"]
+# The lead's sections of the demo version's dataset card.
+DEMO_CARD = {
+    "motivation": "Route incoming customer-support messages to the team that handles them.",
+    "collection": "Messages from the support inbox, chat and web form, labeled by three "
+    "annotators each; disagreements settled by a reviewer.",
+    "limitations": "English only; a few hundred messages; the billing and refund intents "
+    "are easy to confuse (see the guideline issue).",
+    "license": "cc-by-4.0",
+    "language": "en",
+}
 
 
 class Command(BaseCommand):
@@ -173,6 +187,24 @@ class Command(BaseCommand):
             project=project,
             defaults={"data": agreement_report(project=project), "computed_at": timezone.now()},
         )
+        self._version(project, users)
+
+    def _version(self, project, users):
+        """Freezes version 1 with a few card sections written, and draws a sample audit of it
+        with a handful of samples judged, so the lifecycle pages have something to show."""
+        call_command("freeze_version", project.slug, note="First labeled release (demo).",
+                     user="lena", stdout=StringIO())  # fmt: skip
+        version = project.versions.get(number=1)
+        version_card_update(
+            version=version, user=users["lena"], revision=card_revision(version),
+            sections={**version.card_sections, **DEMO_CARD},
+        )  # fmt: skip
+        audit = audit_draw(project=project, user=users["lena"], version=version, size=40,
+                           seed=2026, stratified=True)  # fmt: skip
+        for sample in audit.samples.order_by("position")[:10]:
+            verdict = Verdict.INCORRECT if sample.position == 3 else Verdict.CORRECT
+            audit_sample_judge(sample=sample, reviewer=users["rui"], verdict=verdict,
+                               revision=sample.revision)  # fmt: skip
 
     def _print(self, project, passwords, created):
         verb = "Created" if created else "Refreshed"
