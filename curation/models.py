@@ -602,7 +602,7 @@ class Verdict(models.TextChoices):
 
 class AuditSample(models.Model):
     """One sampled item of an audit, with the label as it was shown and the reviewer's
-    verdict. Judging uses the `version` column: a stale verdict gets 409 (ASG-6)."""
+    verdict. Judging checks the `revision` column: a stale verdict gets 409 (ASG-6)."""
 
     audit = models.ForeignKey(SampleAudit, on_delete=models.CASCADE, related_name="samples")
     position = models.PositiveIntegerField()
