@@ -34,6 +34,7 @@ def worker_env() -> dict:
         "DEBUG": "true",
         "SECRET_KEY": "fault-tests-" + "k" * 50,
         "DATABASE_URL": url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "JOB_LEASE_SECONDS": "4",
         "CELERY_VISIBILITY_TIMEOUT": "6",
