@@ -292,6 +292,7 @@ def agreement_csv(request, slug, table):
     header, rows = _table(data, table)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{project.slug}-{table}.csv"'
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"  # never rendered (XSS-6)
     writer = csv.writer(response)
     writer.writerow(header)
     for row in rows:

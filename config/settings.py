@@ -248,11 +248,20 @@ IMPORT_CHUNK_ROWS = envint("IMPORT_CHUNK_ROWS", 5000)
 EXPORT_RETENTION_HOURS = envint("EXPORT_RETENTION_HOURS", 72)
 
 # --- logging ----------------------------------------------------------------------------------
+# LOG_FORMAT: "plain" lines for people (the default with DEBUG), or "json", one object per line
+# for a log collector (the default in production, where logs are read by machines first). Either
+# way no request body, cookie, header, token or item text is written (LOG-2).
+LOG_FORMAT = envstr("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

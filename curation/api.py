@@ -463,7 +463,7 @@ class JobRunDownloadApi(ConcordApi):
         if run is None:
             raise NotFound
         project_for_member(user=request.user, slug=run.project.slug, role=Role.REVIEWER)
-        return export_file_response(run)
+        return export_file_response(run, user=request.user)
 
 
 # --- users ------------------------------------------------------------------------------------

@@ -335,6 +335,7 @@ def _csv_response(project: Project, table: str, context: dict) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"{project.slug}-distribution-{table}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"  # never rendered (XSS-6)
     writer = csv.writer(response)
     writer.writerow(header)
     for row in rows:

@@ -240,7 +240,8 @@ def _heartbeat(run: JobRun):
                         lease_expires_at=lease
                     )
                 except Exception:  # a dropped connection: try again next beat
-                    logger.warning("job %s #%s: lease not renewed", run.kind, run.pk)
+                    logger.warning("job %s #%s: lease not renewed", run.kind, run.pk,
+                                   extra=_log_fields(run))  # fmt: skip
                     connection.close()
         finally:
             connection.close()
@@ -252,6 +253,11 @@ def _heartbeat(run: JobRun):
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+def _log_fields(run: JobRun) -> dict:
+    """The job's kind and id as log record attributes (LOG_FORMAT=json writes them as keys)."""
+    return {"job_kind": run.kind, "job_id": run.pk}
 
 
 def job_run_perform(*, run: JobRun) -> None:
@@ -266,7 +272,7 @@ def job_run_perform(*, run: JobRun) -> None:
         # Its lease is ended so that the reaper sends it again once they are back (attempts
         # permitting); if the database is gone too, the lease simply runs out.
         logger.warning("job %s #%s interrupted; the reaper will retry it", run.kind, run.pk,
-                       exc_info=True)  # fmt: skip
+                       exc_info=True, extra=_log_fields(run))  # fmt: skip
         try:
             JobRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(
                 lease_expires_at=timezone.now()
@@ -283,7 +289,7 @@ def job_run_perform(*, run: JobRun) -> None:
             counts=failure.counts,
         )
     except Exception as exc:  # the run records the failure; the worker stays up
-        logger.exception("job %s #%s failed", run.kind, run.pk)
+        logger.exception("job %s #%s failed", run.kind, run.pk, extra=_log_fields(run))
         _finish(run, JobStatus.FAILED, message=f"{type(exc).__name__}: the job failed.")
     else:
         _finish(run, JobStatus.DONE, progress=1.0, counts=counts or {})

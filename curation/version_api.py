@@ -217,7 +217,8 @@ class VersionDownloadApi(ConcordApi):
     @extend_schema(summary="Download a version (zip)",
                    responses={(200, "application/zip"): OpenApiTypes.BINARY, **ERRORS})  # fmt: skip
     def get(self, request, slug, number):
-        return version_zip_response(project_version(project=self.project, number=number))
+        return version_zip_response(project_version(project=self.project, number=number),
+                                    user=request.user)  # fmt: skip
 
 
 class VersionDiffApi(ConcordApi):

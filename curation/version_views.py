@@ -19,7 +19,8 @@ from curation.access import has_role, project_for_member
 from curation.cards import card_body, card_header, ordered_counts, ordered_splits
 from curation.forms import add_service_errors
 from curation.markdown import render_markdown
-from curation.models import DatasetVersion, Project, Role
+from curation.models import AuditKind, DatasetVersion, Project, Role
+from curation.services import audit
 from curation.versions import (
     KINDS,
     CardConflict,
@@ -147,8 +148,11 @@ def version_card(request, slug, number):
     return redirect(reverse("curation:version_detail", args=[project.slug, version.number]))
 
 
-def version_zip_response(version: DatasetVersion) -> FileResponse:
-    """The version's export as a zip attachment (built in a temporary file, then streamed)."""
+def version_zip_response(version: DatasetVersion, *, user) -> FileResponse:
+    """The version's export as a zip attachment (built in a temporary file, then streamed); the
+    download is audited as `user`'s (LOG-1)."""
+    audit(AuditKind.EXPORT_DOWNLOADED, actor=user, project=version.project,
+          version=version.number)  # fmt: skip
     response = FileResponse(version_zip_file(version), content_type="application/zip")
     return _attachment(response, version_zip_name(version))
 
@@ -158,7 +162,8 @@ def version_zip_response(version: DatasetVersion) -> FileResponse:
 def version_download(request, slug, number):
     """The version's export as a zip: README.md and data/<split>.jsonl (reviewer, lead)."""
     project = project_for_member(user=request.user, slug=slug, role=Role.REVIEWER)
-    return version_zip_response(project_version(project=project, number=number))
+    return version_zip_response(project_version(project=project, number=number),
+                                user=request.user)  # fmt: skip
 
 
 @require_GET

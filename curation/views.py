@@ -48,7 +48,7 @@ from curation.forms import (
 from curation.hashing import item_text
 from curation.importing.files import ImportBusy, import_start
 from curation.jobs import job_run_live, job_run_start
-from curation.models import JobRun, Project, Role, Split
+from curation.models import AuditKind, JobRun, Project, Role, Split
 
 RECENT_JOBS = 10
 
@@ -318,9 +318,10 @@ def _attachment(response, filename: str):
     return response
 
 
-def export_file_response(run: JobRun) -> FileResponse:
+def export_file_response(run: JobRun, *, user) -> FileResponse:
     """The finished export of `run` as an attachment named `<slug>-<id>.<ext>`; 404 when the run
-    is not a finished export or its file has expired. The caller has checked the role."""
+    is not a finished export or its file has expired. The caller has checked the role; the
+    download is audited as `user`'s (LOG-1)."""
     fmt, path = run.params.get("format"), export_file(run)
     if path is None or fmt not in DOWNLOAD_TYPES:
         raise Http404("No file to download.")
@@ -329,6 +330,8 @@ def export_file_response(run: JobRun) -> FileResponse:
     except FileNotFoundError:  # swept since export_file looked
         raise Http404("No file to download.") from None
     response = FileResponse(handle, content_type=DOWNLOAD_TYPES[fmt])
+    services.audit(AuditKind.EXPORT_DOWNLOADED, actor=user, project=run.project, job=run.pk,
+                   format=fmt)  # fmt: skip
     return _attachment(response, f"{run.project.slug}-{run.pk}.{fmt}")
 
 
@@ -337,7 +340,7 @@ def export_file_response(run: JobRun) -> FileResponse:
 def job_download(request, slug, job_id):
     """A finished export's file: reviewers and leads, who may see every annotator's labels."""
     project = project_for_member(user=request.user, slug=slug, role=Role.REVIEWER)
-    return export_file_response(_project_job(project, job_id))
+    return export_file_response(_project_job(project, job_id), user=request.user)
 
 
 # --- import and export ------------------------------------------------------------------------
@@ -403,7 +406,9 @@ def _import_submit(request, project: Project):
     return _import_page(request, project, form, busy=busy)
 
 
-def _export_stream(project: Project, fmt: str, mode: str) -> StreamingHttpResponse:
+def _export_stream(project: Project, fmt: str, mode: str, user) -> StreamingHttpResponse:
+    services.audit(AuditKind.EXPORT_DOWNLOADED, actor=user, project=project, format=fmt,
+                   mode=mode, direct=True)  # fmt: skip
     response = StreamingHttpResponse(
         export_stream(project, fmt, mode), content_type=DOWNLOAD_TYPES[fmt]
     )
@@ -421,7 +426,7 @@ def export_items(request, slug):
     if form.is_bound and form.is_valid():
         fmt, mode = form.cleaned_data["format"], form.cleaned_data["mode"]
         if form.cleaned_data["action"] == "download":
-            return _export_stream(project, fmt, mode)
+            return _export_stream(project, fmt, mode, request.user)
         try:
             run = export_start(project=project, user=request.user, fmt=fmt, mode=mode)
         except ValidationError as exc:

@@ -14,7 +14,8 @@ from django.utils import timezone
 from curation.exporting.records import FORMATS, MODES, export_records, prefetched
 from curation.exporting.writers import write_export
 from curation.jobs import Report, job_kind, job_run_complete, job_run_start
-from curation.models import ACTIVE_JOB_STATUSES, Item, JobRun, JobStatus, Project
+from curation.models import ACTIVE_JOB_STATUSES, AuditKind, Item, JobRun, JobStatus, Project
+from curation.services import audit
 
 KIND = "export"
 FORMAT_NAMES = {"jsonl": "JSON Lines", "csv": "CSV", "parquet": "Parquet"}
@@ -47,7 +48,11 @@ def export_start(*, project: Project, user, fmt: str, mode: str) -> JobRun:
     if mode not in MODES:
         raise ValidationError({"mode": f"Unknown mode {mode!r}; use {', '.join(MODES)}."})
     params = {"format": fmt, "mode": mode, "stored_name": f"{uuid.uuid4().hex}.{fmt}"}
-    return job_run_start(project=project, kind=KIND, user=user, params=params)
+    run = job_run_start(project=project, kind=KIND, user=user, params=params)
+    if run.params.get("stored_name") == params["stored_name"]:  # a new run (LOG-1)
+        audit(AuditKind.EXPORT_CREATED, actor=user, project=project, job=run.pk, format=fmt,
+              mode=mode)  # fmt: skip
+    return run
 
 
 def export_file(run: JobRun) -> Path | None:

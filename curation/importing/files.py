@@ -1,6 +1,7 @@
 """Uploaded import files: stored under server-made names (FILE-1), started as import jobs."""
 
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -10,9 +11,12 @@ from django.db import transaction
 
 from curation.importing.readers import UnreadableFile, format_for
 from curation.jobs import job_run_start
-from curation.models import JobRun, Project
+from curation.models import ACTIVE_JOB_STATUSES, JobRun, Project
 
 _KEEP_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".json", ".parquet", ".pq", ".gz")
+# An upload no import run names yet may be one whose run is about to be committed: it is kept
+# this long before the sweep counts it as left behind.
+_ORPHAN_SECONDS = 3600
 
 
 class ImportBusy(Exception):
@@ -45,6 +49,30 @@ def display_name(filename: str) -> str:
 def _stored_name(filename: str) -> str:
     suffixes = "".join(s for s in Path(filename.lower()).suffixes[-2:] if s in _KEEP_SUFFIXES)
     return f"{uuid.uuid4().hex}{suffixes}"
+
+
+def uploads_sweep() -> int:
+    """Deletes uploaded import files no queued or running import needs any more (JOB-9): the
+    file of every finished, failed or cancelled import, and files no run names that are older
+    than an hour (an upload whose run was never committed). Returns how many it deleted.
+    Idempotent; a run that is still queued or running keeps its file for a retry."""
+    folder = upload_dir()
+    if not folder.is_dir():
+        return 0
+    active, finished = set(), set()
+    for status, name in JobRun.objects.filter(kind="import").values_list(
+        "status", "params__stored_name"
+    ):
+        (active if status in ACTIVE_JOB_STATUSES else finished).add(name)
+    cutoff = time.time() - _ORPHAN_SECONDS
+    deleted = 0
+    for path in folder.iterdir():
+        if not path.is_file() or path.name in active:
+            continue
+        if path.name in finished or path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
 
 
 def import_start(*, project: Project, user, source, filename: str, options: dict) -> JobRun:

@@ -284,8 +284,9 @@ def _after_import(run: JobRun) -> None:
 
 @job_kind("import")
 def import_job(run: JobRun, report: Report) -> dict:
-    from curation.importing.files import upload_path
+    from curation.importing.files import upload_path, uploads_sweep
 
+    uploads_sweep()  # the files of earlier imports, which no run needs any more (JOB-9)
     params = run.params
     path = upload_path(params["stored_name"])
     if not path.exists():
