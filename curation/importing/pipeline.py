@@ -166,7 +166,8 @@ def _present(project_id: int, column: str, values: list[str]) -> set[str]:
         )
     # One array parameter instead of thousands of placeholders, which psycopg must split.
     table = connection.ops.quote_name(Item._meta.db_table)
-    sql = f"SELECT {column} FROM {table} WHERE project_id = %s AND {column} = ANY(%s)"
+    # The table is the model's, the column one of two fixed names; values are parameters.
+    sql = f"SELECT {column} FROM {table} WHERE project_id = %s AND {column} = ANY(%s)"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [project_id, values])
         return {row[0] for row in cursor.fetchall()}

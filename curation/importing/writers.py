@@ -34,8 +34,8 @@ class CopyWriter:
         self.now = timezone.now()
         table = connection.ops.quote_name(Item._meta.db_table)
         self.copy_sql = f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-        self.ids_sql = (
-            f"SELECT external_id, id FROM {table} WHERE project_id = %s AND external_id = ANY(%s)"
+        self.ids_sql = (  # the model's own table name; the values are parameters
+            f"SELECT external_id, id FROM {table} WHERE project_id = %s AND external_id = ANY(%s)"  # noqa: S608
         )
         self._stack: ExitStack | None = None
         self._copy = None
