@@ -221,6 +221,8 @@ JOBS_IN_PROCESS = envstr("JOBS_IN_PROCESS", "thread")
 JOB_MAX_ATTEMPTS = envint("JOB_MAX_ATTEMPTS", 3)
 # How often each worker looks for runs whose worker died (the reaper).
 JOB_REAP_SECONDS = envint("JOB_REAP_SECONDS", 30)
+# How often each worker deletes expired exports, finished imports' uploads and expired sessions.
+HOUSEKEEPING_SECONDS = envint("HOUSEKEEPING_SECONDS", 3600)
 # Most texts an uploaded reference set (an external evaluation set) may hold.
 REFERENCE_MAX_TEXTS = envint("REFERENCE_MAX_TEXTS", 200_000)
 # How long a worker's claim on a chunk of a parallel job lasts before another worker may take it.

@@ -125,6 +125,22 @@ def jobs_reap(*, now=None) -> dict:
 QUEUED_REAP = timedelta(minutes=10)
 
 
+def housekeeping() -> dict:
+    """Deletes what has outlived its use (JOB-9): export files past their retention, uploaded
+    import files no queued or running import needs, and expired sessions. Every worker's reaper
+    thread calls it every HOUSEKEEPING_SECONDS; each part is idempotent, so two workers doing it
+    at once is harmless. Returns what it removed."""
+    from django.contrib.sessions.models import Session
+
+    from curation.exporting.files import exports_sweep
+    from curation.importing.files import uploads_sweep
+
+    exports = exports_sweep()
+    uploads = uploads_sweep()
+    sessions, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return {"exports": exports, "uploads": uploads, "sessions": sessions}
+
+
 def _dispatch(run_id: int) -> None:
     """Sends the run to Celery; in the embedded default (no broker) runs it in this process,
     on a background thread unless JOBS_IN_PROCESS is "inline" (the test suite)."""

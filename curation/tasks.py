@@ -9,7 +9,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
-from curation.jobs import job_run_claim, job_run_perform, jobs_reap
+from curation.jobs import housekeeping, job_run_claim, job_run_perform, jobs_reap
 
 logger = logging.getLogger("concord.jobs")
 
@@ -44,16 +44,20 @@ def quality_sign_chunks(run_id: int) -> int:
 @worker_ready.connect
 def _start_reaper(sender=None, **kwargs):
     """Every worker runs the reaper now and then, in a thread of its main process, so a run
-    whose worker died is taken up again without anyone's help (JOB-5). JOB_REAP_SECONDS = 0
-    turns it off (the test suite's in-process workers)."""
+    whose worker died is taken up again without anyone's help (JOB-5), and housekeeping now and
+    then (JOB-9). JOB_REAP_SECONDS = 0 turns it off (the test suite's in-process workers)."""
     if settings.JOB_REAP_SECONDS <= 0:
         return
 
     def reap_forever():
+        swept = 0.0
         while True:
             time.sleep(settings.JOB_REAP_SECONDS)
             try:
                 jobs_reap()
+                if time.monotonic() - swept >= settings.HOUSEKEEPING_SECONDS:
+                    swept = time.monotonic()
+                    housekeeping()
             except Exception:  # the database may be restarting: try again next time
                 logger.warning("the job reaper could not run", exc_info=True)
             finally:
