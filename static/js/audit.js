@@ -158,38 +158,19 @@
     return action ? action() : false;
   }
 
-  document.addEventListener("keydown", function (event) {
-    if (!card() || event.defaultPrevented || event.isComposing) {
-      return;
-    }
-    // A verdict is on its way: keys wait for the card that comes back.
-    if (card().querySelector(".htmx-request") || card().classList.contains("htmx-request")) {
-      return;
-    }
-    var dialog = document.getElementById("judge-shortcuts");
-    if (dialog && dialog.open) {
-      if (event.key === "?") {
-        event.preventDefault();
-        dialog.close();
-      }
-      return;
-    }
-    if (window.ConcordKeys.typing(event.target)) {
-      if (event.key === "Escape") {
-        event.target.blur();
-        card().focus({ preventScroll: true });
-      } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        save();
-      }
-      return; // plain Enter in a text box starts a new line
-    }
-    if (event.ctrlKey || event.metaKey || event.altKey) {
-      return;
-    }
-    if (handleKey(event)) {
-      event.preventDefault();
-    }
+  // A verdict on its way makes keys wait for the card that comes back.
+  window.ConcordKeys.listen({
+    ready: function () {
+      return Boolean(card());
+    },
+    busy: function (box) {
+      return Boolean(box.querySelector(".htmx-request")) || box.classList.contains("htmx-request");
+    },
+    dialog: "judge-shortcuts",
+    card: card,
+    refocus: true,
+    save: save,
+    handleKey: handleKey,
   });
 
   // --- start ----------------------------------------------------------------------------------

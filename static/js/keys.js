@@ -69,7 +69,50 @@
     });
   }
 
+  // The keyboard of a one-card-at-a-time page (labeling, review, audit). `options`: ready() says
+  // whether a card is there to act on; busy(card) whether its request is on its way (keys wait
+  // for the card that comes back); dialog, the id of the shortcuts dialog; card() the card
+  // element; save() sends from a text box on Ctrl+Enter; handleKey(event) does the rest and says
+  // whether it used the key.
+  function listen(options) {
+    document.addEventListener("keydown", function (event) {
+      if (!options.ready() || event.defaultPrevented || event.isComposing) {
+        return;
+      }
+      if (options.busy(options.card())) {
+        return;
+      }
+      var dialog = document.getElementById(options.dialog);
+      if (dialog && dialog.open) {
+        if (event.key === "?") {
+          event.preventDefault();
+          dialog.close();
+        }
+        return;
+      }
+      if (typing(event.target)) {
+        if (event.key === "Escape") {
+          event.target.blur();
+          if (options.refocus) {
+            options.card().focus({ preventScroll: true });
+          }
+        } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          options.save();
+        }
+        return; // plain Enter in a text box starts a new line
+      }
+      if (event.ctrlKey || event.metaKey || event.altKey) {
+        return;
+      }
+      if (options.handleKey(event)) {
+        event.preventDefault();
+      }
+    });
+  }
+
   window.ConcordKeys = {
+    listen: listen,
     typing: typing,
     toggleDialog: toggleDialog,
     togglePanel: togglePanel,

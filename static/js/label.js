@@ -115,7 +115,6 @@
 
   // --- keyboard -------------------------------------------------------------------------------
 
-  var typing = window.ConcordKeys.typing;
 
   function toggleShortcuts() {
     return window.ConcordKeys.toggleDialog("label-shortcuts");
@@ -200,37 +199,19 @@
     return current.spans ? spanKey(key.toLowerCase()) : choose(key.toLowerCase());
   }
 
-  document.addEventListener("keydown", function (event) {
-    if (!card() || !current || event.defaultPrevented || event.isComposing) {
-      return;
-    }
-    // An answer, a skip or "go back" is on its way: keys wait for the card that comes back.
-    if (card().querySelector(".htmx-request")) {
-      return;
-    }
-    var dialog = document.getElementById("label-shortcuts");
-    if (dialog && dialog.open) {
-      if (event.key === "?") {
-        event.preventDefault();
-        dialog.close();
-      }
-      return;
-    }
-    if (typing(event.target)) {
-      if (event.key === "Escape") {
-        event.target.blur();
-      } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        submitAnswer();
-      }
-      return;
-    }
-    if (event.ctrlKey || event.metaKey || event.altKey) {
-      return;
-    }
-    if (handleKey(event)) {
-      event.preventDefault();
-    }
+  // An answer, a skip or "go back" on its way makes keys wait for the card that comes back.
+  window.ConcordKeys.listen({
+    ready: function () {
+      return Boolean(card() && current);
+    },
+    busy: function (box) {
+      return Boolean(box.querySelector(".htmx-request"));
+    },
+    dialog: "label-shortcuts",
+    card: card,
+    refocus: false,
+    save: submitAnswer,
+    handleKey: handleKey,
   });
 
   // --- spans ----------------------------------------------------------------------------------

@@ -124,7 +124,6 @@
 
   // --- keyboard -------------------------------------------------------------------------------
 
-  var typing = window.ConcordKeys.typing;
 
   function toggleShortcuts() {
     return window.ConcordKeys.toggleDialog("review-shortcuts");
@@ -210,38 +209,19 @@
     return actions[lower] ? actions[lower]() : choose(lower);
   }
 
-  document.addEventListener("keydown", function (event) {
-    if (!card() || !current || event.defaultPrevented || event.isComposing) {
-      return;
-    }
-    // A decision or a skip is on its way: keys wait for the card that comes back.
-    if (card().querySelector(".htmx-request") || card().classList.contains("htmx-request")) {
-      return;
-    }
-    var dialog = document.getElementById("review-shortcuts");
-    if (dialog && dialog.open) {
-      if (event.key === "?") {
-        event.preventDefault();
-        dialog.close();
-      }
-      return;
-    }
-    if (typing(event.target)) {
-      if (event.key === "Escape") {
-        event.target.blur();
-        card().focus({ preventScroll: true });
-      } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        decide();
-      }
-      return; // plain Enter in a text box starts a new line
-    }
-    if (event.ctrlKey || event.metaKey || event.altKey) {
-      return;
-    }
-    if (handleKey(event)) {
-      event.preventDefault();
-    }
+  // A decision or a skip on its way makes keys wait for the card that comes back.
+  window.ConcordKeys.listen({
+    ready: function () {
+      return Boolean(card() && current);
+    },
+    busy: function (box) {
+      return Boolean(box.querySelector(".htmx-request")) || box.classList.contains("htmx-request");
+    },
+    dialog: "review-shortcuts",
+    card: card,
+    refocus: true,
+    save: decide,
+    handleKey: handleKey,
   });
 
   // --- start ----------------------------------------------------------------------------------
