@@ -4,6 +4,7 @@ with the generic error page. Neither shows internals (AUTH-10)."""
 import logging
 import sys
 
+import psycopg
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponseServerError, JsonResponse
 from django.template.loader import render_to_string
@@ -19,7 +20,9 @@ def server_error(request):
     request's transaction was rolled back and the client may send it again as it was (a
     submission carries an idempotency key): 503 says so."""
     error = sys.exc_info()[1]
-    if isinstance(error, OperationalError | InterfaceError):
+    # psycopg's own errors too, should a raw cursor's escape Django's wrapping.
+    lost = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+    if isinstance(error, lost):
         logger.warning("database unavailable during %s %s", request.method, request.path)
         if request.path.startswith("/api/"):
             response = JsonResponse(

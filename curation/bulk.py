@@ -25,7 +25,13 @@ def bulk_insert(model: type[models.Model], fields: list[str], rows: Iterable[tup
     columns = ", ".join(connection.ops.quote_name(meta.get_field(f).column) for f in fields)
     sql = f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
     count = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # The raw psycopg cursor's errors are wrapped as Django's, as the ORM's are, so callers (and
+    # the 503 for a lost connection) see one kind of database error.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(sql) as copy,
+    ):
         for row in rows:
             if json_at:
                 row = list(row)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
 
+import psycopg
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, connections, transaction
@@ -29,7 +30,7 @@ logger = logging.getLogger("concord.jobs")
 # wrong: a run that meets one is retried instead of failed.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     KombuOperationalError, RedisConnectionError, RedisTimeoutError, DbOperationalError,
-    DbInterfaceError,
+    DbInterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
 )  # fmt: skip
 
 Report = Callable[[float, dict], None]

@@ -36,3 +36,11 @@ def test_other_errors_are_the_generic_500_page():
     response = handled("/p/x/label/", RuntimeError("secret internal detail"))
     assert response.status_code == 500 and b"Something went wrong" in response.content
     assert b"secret" not in response.content
+
+
+def test_psycopgs_own_connection_errors_are_a_503_too():
+    """A raw cursor (COPY) raises psycopg's errors, not Django's: still a lost connection."""
+    import psycopg
+
+    response = handled("/api/items/1/annotations/", psycopg.OperationalError("server closed"))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"

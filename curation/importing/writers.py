@@ -55,13 +55,15 @@ class CopyWriter:
     def close(self) -> None:
         if self._stack is not None:
             stack, self._stack, self._copy = self._stack, None, None
-            stack.close()
+            with connection.wrap_database_errors:  # psycopg's errors as Django's
+                stack.close()
 
     def write(self, rows: list[ItemRow], want_ids: list[str]) -> dict[str, int]:
-        copy, project_id, now = self._open(), self.project_id, self.now
-        for r in rows:
-            copy.write_row((project_id, r.external_id, r.data, r.metadata, r.content_hash,
-                            r.split, r.source, 0, r.prediction, now))  # fmt: skip
+        with connection.wrap_database_errors:  # psycopg's errors as Django's
+            copy, project_id, now = self._open(), self.project_id, self.now
+            for r in rows:
+                copy.write_row((project_id, r.external_id, r.data, r.metadata, r.content_hash,
+                                r.split, r.source, 0, r.prediction, now))  # fmt: skip
         if not want_ids:
             return {}
         self.close()
