@@ -97,7 +97,8 @@ def test_labeling_survives_dropped_database_connections(live_server):
     project = ProjectFactory(annotators_per_item=2)
     LabelSchema.objects.create(project=project, kind="single_choice",
                                config=default_config("single_choice"))  # fmt: skip
-    ItemFactory.create_batch(ANNOTATORS * ITEMS_EACH // 2, project=project)
+    # Twice the places the annotators will fill, so that none runs out of items it may take.
+    ItemFactory.create_batch(ANNOTATORS * ITEMS_EACH, project=project)
     tokens = []
     for _ in range(ANNOTATORS):
         user = UserFactory()
