@@ -72,6 +72,14 @@ def _seconds_until_room(*, project, annotator, now) -> int | None:
     return max(1, math.ceil((soonest - now).total_seconds()))
 
 
+def _next_body(lease, *, project, annotator, now) -> dict:
+    return {
+        "item": s.LabelingItemSerializer(lease.item).data,
+        "lease": s.LeaseSerializer(lease).data,
+        "progress": _progress(project=project, annotator=annotator, now=now),
+    }
+
+
 class AssignmentNextApi(ConcordApi):
     """Lease the next item to label: any member. The same lease again while it is live."""
 
@@ -100,12 +108,7 @@ class AssignmentNextApi(ConcordApi):
             wait = _seconds_until_room(project=self.project, annotator=request.user, now=now)
             headers = {"Retry-After": str(wait)} if wait is not None else None
             return Response(status=status.HTTP_204_NO_CONTENT, headers=headers)
-        body = {
-            "item": s.LabelingItemSerializer(lease.item).data,
-            "lease": s.LeaseSerializer(lease).data,
-            "progress": _progress(project=self.project, annotator=request.user, now=now),
-        }
-        return Response(body)
+        return Response(_next_body(lease, project=self.project, annotator=request.user, now=now))
 
 
 class AnnotationListCreateApi(ConcordApi):
@@ -138,20 +141,36 @@ class AnnotationListCreateApi(ConcordApi):
             "201 when stored, 200 when it replaced your earlier one or repeated a "
             "`submission_key`. 400 names the field of `value` that does not fit the schema. 409 "
             "when the item already has all its annotations and your lease had expired, or when "
-            "`version` is not the stored one."
+            "`version` is not the stored one. With `take_next`, the answer also carries `next`: "
+            "your next item, lease and progress, or null when nothing is left for you."
         ),
         request=s.AnnotationSubmitSerializer,
-        responses={201: s.AnnotationSerializer, 200: s.AnnotationSerializer, **ERRORS, **CONFLICT},
+        responses={
+            201: s.AnnotationAnswerSerializer,
+            200: s.AnnotationAnswerSerializer,
+            **ERRORS,
+            **CONFLICT,
+        },
     )
     def post(self, request, item_id):
         data = self.validated(s.AnnotationSubmitSerializer, request.data)
+        take_next = data.pop("take_next")
         try:
             annotation, created = annotation_submit(item=self.item, annotator=request.user, **data)
         except Conflict as conflict:
             raise ConflictError(str(conflict)) from None
         annotation.annotator = request.user  # their own: no query for the username
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(s.AnnotationSerializer(annotation).data, status=code)
+        body = s.AnnotationSerializer(annotation).data
+        if take_next:
+            now = timezone.now()
+            lease = assignment_next(project=self.project, annotator=request.user, now=now)
+            body["next"] = (
+                None
+                if lease is None
+                else _next_body(lease, project=self.project, annotator=request.user, now=now)
+            )
+        return Response(body, status=code)
 
 
 class ItemSkipApi(ConcordApi):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -62,6 +63,15 @@ def gold_open_to(*, project: Project, annotator) -> QuerySet[Item]:
     )
 
 
+_SINCE_AND_HELD = """
+    SELECT
+      (SELECT count(*) FROM annotation_annotation a JOIN curation_item i ON i.id = a.item_id
+       WHERE a.annotator_id = %s AND i.project_id = %s AND a.created_at > %s),
+      (SELECT count(*) FROM annotation_lease l
+       WHERE l.project_id = %s AND l.annotator_id = %s AND l.expires_at > %s)"""
+MORE_SNAPSHOT_SECONDS = 60
+
+
 def labeling_progress(*, project: Project, annotator, now=None, cap: int | None = None) -> Progress:
     """For "12 done today, 340 left for you", at a cost that does not grow with the project.
 
@@ -69,14 +79,17 @@ def labeling_progress(*, project: Project, annotator, now=None, cap: int | None 
     and `done_today` are such counts, cached for ten minutes, plus the annotations made since.
     Counting every item still open to them reads all the project's open items (80 ms at
     100,000); with a `cap` the count walks the queue's index and stops after cap + 1 rows
-    (about 1 ms), and `more` says it stopped.
+    (about 1 ms), and `more` says it stopped. That it stopped is kept for a minute: "over
+    1,000 left" does not turn false in less, and the walk is the costliest read of "next".
     """
     now = now or timezone.now()
     today = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
     mine = Annotation.objects.filter(annotator=annotator, item__project=project)
     # created_at keeps keys apart when ids repeat (a fresh database, the test suite).
-    key = f"labeling-done:{project.pk}:{project.created_at.timestamp()}:{annotator.pk}"
-    snapshot = cache.get(key)
+    base = f"{project.pk}:{project.created_at.timestamp()}:{annotator.pk}"
+    key, more_key = f"labeling-done:{base}", f"labeling-more:{base}:{cap}"
+    cached = cache.get_many([key, more_key]) if cap is not None else {key: cache.get(key)}
+    snapshot = cached.get(key)
     if snapshot is None or snapshot[0] < today:  # none yet, or taken before midnight
         counts = mine.filter(created_at__lte=now).aggregate(
             done=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
@@ -84,11 +97,18 @@ def labeling_progress(*, project: Project, annotator, now=None, cap: int | None 
         snapshot = (now, counts["done"], counts["today"])
         cache.set(key, snapshot, DONE_SNAPSHOT_SECONDS)
     taken_at, done, done_today = snapshot
-    since = mine.filter(created_at__gt=taken_at).count()
-    queue = items_open_to(project=project, annotator=annotator).order_by(*QUEUE_ORDER)
-    counted = queue.count() if cap is None else queue[: cap + 1].count()
-    held = Lease.objects.filter(project=project, annotator=annotator, expires_at__gt=now).count()
-    more = cap is not None and counted > cap
+    at = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(_SINCE_AND_HELD, [annotator.pk, project.pk, at(taken_at),
+                                         project.pk, annotator.pk, at(now)])  # fmt: skip
+        since, held = cursor.fetchone()
+    more = bool(cached.get(more_key))
+    if not more:
+        queue = items_open_to(project=project, annotator=annotator).order_by(*QUEUE_ORDER)
+        counted = queue.count() if cap is None else queue[: cap + 1].count()
+        more = cap is not None and counted > cap
+        if more:
+            cache.set(more_key, True, MORE_SNAPSHOT_SECONDS)
     return Progress(
         done_today=done_today + since,
         done_total=done + since,

@@ -69,6 +69,13 @@ class AnnotationSubmitSerializer(StrictSerializer):
         default=None,
         help_text="The version you are replacing; another one stored is a 409 (no overwrite).",
     )
+    take_next = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also lease your next item: the answer then carries `next`, as "
+        "`POST /api/projects/{slug}/next/` gives it, or null when nothing is left for you. One "
+        "call per item instead of two.",
+    )
 
 
 class AnnotationSerializer(serializers.ModelSerializer):
@@ -89,6 +96,19 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class AnnotationAnswerSerializer(AnnotationSerializer):
+    """A submit's answer (documentation only): the annotation, and `next` when asked for."""
+
+    next = NextSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="Only with `take_next`: your next item, or null when nothing is left for you.",
+    )
+
+    class Meta(AnnotationSerializer.Meta):
+        fields = [*AnnotationSerializer.Meta.fields, "next"]
 
 
 class SkipCreateSerializer(StrictSerializer):

@@ -222,6 +222,32 @@ def test_submit_stores_the_answer_and_ends_the_lease(team, single, api_for):
     assert (item.annotation_count, item.lease_count) == (1, 0)
 
 
+def test_take_next_stores_the_answer_and_leases_the_next_item_in_one_call(team, single, api_for):
+    client = api_for(team.annotator)
+    first = take(client, team.project)["item"]["id"]
+    response = submit(client, first, {"label": "billing"}, take_next=True)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["item"] == first and body["value"] == {"label": "billing"}
+    following = body["next"]
+    assert set(following) == {"item", "lease", "progress"}
+    assert following["item"]["id"] != first
+    assert following["progress"] == {"done_today": 1, "done": 1, "left": 4, "left_capped": False}
+    lease = Lease.objects.get(annotator=team.annotator)
+    assert lease.item_id == following["item"]["id"]
+    assert Annotation.objects.filter(annotator=team.annotator).count() == 1
+
+
+def test_take_next_gives_null_when_nothing_is_left(api_for):
+    annotator = UserFactory()
+    project, item = project_of_one(annotator)
+    take(api_for(annotator), project)
+    response = submit(api_for(annotator), item.pk, {"label": "x"}, take_next=True)
+    assert response.status_code == 201 and response.json()["next"] is None
+    plain = submit(api_for(annotator), item.pk, {"label": "y"}, version=1)
+    assert plain.status_code == 200 and "next" not in plain.json()
+
+
 def test_replacing_ones_answer_is_a_200_and_a_stale_version_a_409(team, single, api_for):
     """ASG-6: a write based on an old version is refused, never a silent overwrite."""
     client = api_for(team.annotator)

@@ -1,0 +1,222 @@
+"""The PostgreSQL statements behind "next item" and "submit": a few round trips where the ORM
+took a dozen, for the two calls an annotator makes every few seconds.
+
+`annotation.services` calls these on PostgreSQL and keeps its ORM code for SQLite; the rules are
+the same (the tests run on both): an item's counters and queue rank change only under its row
+lock, and no item holds more annotations plus live leases than its overlap (ASG-1). The queue
+rank written here is `assignment.queue_rank`'s, spelled in SQL: an item gets STARTED when it
+keeps room after the change, FULL otherwise.
+"""
+
+from django.db import connection
+
+from annotation.assignment import FULL, STARTED
+from annotation.models import Annotation, Lease
+from curation.models import Item
+
+_ITEM_COLUMNS = [field.column for field in Item._meta.concrete_fields]
+_ITEM_SELECT = ", ".join(f"it.{column}" for column in _ITEM_COLUMNS)
+
+_EXPIRED = """
+    SELECT EXISTS (SELECT 1 FROM annotation_lease
+                   WHERE project_id = %(project)s AND expires_at <= %(now)s)"""
+
+_LOCK_MEMBER = """
+    SELECT 1 FROM curation_membership
+    WHERE project_id = %(project)s AND user_id = %(user)s FOR UPDATE"""
+
+# The annotator's live lease, else a new one on the first queued item with room that they have
+# not labeled, skipped or leased and that no other call holds locked (SKIP LOCKED): one scan of
+# the item_queue index. The new lease and the item's counters are written in the same statement.
+_NEXT = f"""
+    WITH held AS (
+        SELECT l.id, l.item_id, l.presentation, l.created_at, l.expires_at
+        FROM annotation_lease l
+        WHERE l.project_id = %(project)s AND l.annotator_id = %(user)s
+          AND l.expires_at > %(now)s
+        ORDER BY l.created_at LIMIT 1
+    ), pick AS (
+        SELECT i.id FROM curation_item i
+        WHERE NOT EXISTS (SELECT 1 FROM held)
+          AND i.project_id = %(project)s AND i.queue_rank > 0
+          AND NOT EXISTS (SELECT 1 FROM annotation_annotation a
+                          WHERE a.item_id = i.id AND a.annotator_id = %(user)s)
+          AND NOT EXISTS (SELECT 1 FROM annotation_skip s
+                          WHERE s.item_id = i.id AND s.annotator_id = %(user)s)
+          AND NOT EXISTS (SELECT 1 FROM annotation_lease l
+                          WHERE l.item_id = i.id AND l.annotator_id = %(user)s)
+        ORDER BY i.queue_rank, i.priority DESC, i.id
+        LIMIT 1 FOR UPDATE OF i SKIP LOCKED
+    ), made AS (
+        INSERT INTO annotation_lease
+            (item_id, annotator_id, project_id, presentation, created_at, expires_at)
+        SELECT id, %(user)s, %(project)s,
+               CASE WHEN (SELECT kind FROM annotation_labelschema WHERE project_id = %(project)s
+                          ORDER BY id LIMIT 1) = 'preference'
+                    THEN %(presentation)s::jsonb ELSE '{{}}'::jsonb END,
+               %(now)s, %(expires)s
+        FROM pick
+        RETURNING id, item_id, presentation, created_at, expires_at
+    ), counted AS (
+        UPDATE curation_item i
+        SET lease_count = i.lease_count + 1,
+            queue_rank = CASE
+                WHEN i.gold IS NOT NULL OR i.dropped_at IS NOT NULL
+                  OR i.annotation_count + i.lease_count + 1 >= %(capacity)s THEN {FULL}
+                ELSE {STARTED} END
+        FROM pick WHERE i.id = pick.id
+        RETURNING i.id, i.annotation_count, i.lease_count, i.queue_rank
+    )
+    SELECT x.id, x.presentation, x.created_at, x.expires_at, {_ITEM_SELECT},
+           c.annotation_count, c.lease_count, c.queue_rank
+    FROM (SELECT * FROM held UNION ALL SELECT * FROM made) x
+    JOIN curation_item it ON it.id = x.item_id
+    LEFT JOIN counted c ON c.id = x.item_id"""  # noqa: S608 - column names and constants only
+
+
+def expired_leases_exist(*, project_id: int, now) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(_EXPIRED, {"project": project_id, "now": now})
+        return cursor.fetchone()[0]
+
+
+def lease_next(*, project, annotator, now, expires, presentation: dict) -> Lease | None:
+    """The annotator's live lease in `project`, else a new one on the next item, else None.
+    A new lease of a preference project stores `presentation` (the order shown), others {}.
+
+    Run inside a transaction. The annotator's membership row is locked first, so two calls of
+    one annotator at once take one lease between them (ASG-4): the second statement starts after
+    the first call committed, and sees its lease."""
+    params = {"project": project.pk, "user": annotator.pk, "now": now, "expires": expires,
+              "capacity": project.annotators_per_item,
+              "presentation": Annotation._meta.get_field("presentation").get_db_prep_value(
+                  presentation, connection)}  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_MEMBER, params)
+        cursor.execute(_NEXT, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    lease_id, shown, created_at, expires_at = row[:4]
+    item = Item.from_db(connection.alias, None, _item_values(row[4 : 4 + len(_ITEM_COLUMNS)]))
+    counted = row[4 + len(_ITEM_COLUMNS) :]
+    if counted[0] is not None:  # a new lease: the item's counters as just written
+        item.annotation_count, item.lease_count, item.queue_rank = counted
+    item.project = project
+    lease = Lease(
+        id=lease_id,
+        item=item,
+        annotator=annotator,
+        project=project,
+        presentation=_json(shown),
+        created_at=created_at,
+        expires_at=expires_at,
+    )
+    lease._state.adding, lease._state.db = False, connection.alias
+    return lease
+
+
+_ITEM_CONVERTERS = [getattr(field, "from_db_value", None) for field in Item._meta.concrete_fields]
+
+
+def _item_values(values) -> list:
+    """Raw column values as model fields hold them: JSON columns arrive as text."""
+    return [value if convert is None else convert(value, None, connection)
+            for convert, value in zip(_ITEM_CONVERTERS, values, strict=True)]  # fmt: skip
+
+
+def _json(value):
+    return Annotation._meta.get_field("presentation").from_db_value(value, None, connection)
+
+
+_LOCK_ITEM = """
+    SELECT i.annotation_count, i.lease_count, i.gold IS NOT NULL, p.annotators_per_item,
+           s.kind, s.config::text
+    FROM curation_item i
+    JOIN curation_project p ON p.id = i.project_id
+    LEFT JOIN LATERAL (SELECT kind, config FROM annotation_labelschema
+                       WHERE project_id = i.project_id ORDER BY id LIMIT 1) s ON true
+    WHERE i.id = %(item)s
+    FOR UPDATE OF i"""
+
+_OWN = """
+    SELECT 'annotation', a.id, a.item_id, a.submission_key, NULL::jsonb, NULL::timestamptz
+    FROM annotation_annotation a
+    WHERE a.annotator_id = %(user)s AND (a.item_id = %(item)s OR a.submission_key = %(key)s)
+    UNION ALL
+    SELECT 'lease', l.id, l.item_id, '', l.presentation, l.expires_at
+    FROM annotation_lease l
+    WHERE l.item_id = %(item)s AND l.annotator_id = %(user)s"""
+
+_STORE = f"""
+    WITH gone AS (
+        DELETE FROM annotation_lease WHERE item_id = %(item)s AND annotator_id = %(user)s
+    ), counted AS (
+        UPDATE curation_item
+        SET annotation_count = %(annotations)s, lease_count = %(leases)s,
+            queue_rank = CASE
+                WHEN gold IS NOT NULL OR dropped_at IS NOT NULL
+                  OR %(annotations)s + %(leases)s >= %(capacity)s THEN {FULL}
+                ELSE {STARTED} END
+        WHERE id = %(item)s
+    )
+    INSERT INTO annotation_annotation
+        (item_id, annotator_id, value, presentation, seconds_spent, submission_key, version,
+         created_at, updated_at)
+    VALUES (%(item)s, %(user)s, %(value)s, %(presentation)s, %(seconds)s, %(key)s, 1,
+            %(now)s, %(now)s)
+    RETURNING id"""  # noqa: S608 - constants only
+
+
+def item_lock(*, item_id: int) -> tuple[int, int, bool, int, str | None, dict | None]:
+    """Locks the item's row; (annotations, leases, gold, capacity, schema kind, schema config).
+    Run inside a transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_ITEM, {"item": item_id})
+        annotations, leases, gold, capacity, kind, config = cursor.fetchone()
+    return annotations, leases, gold, capacity, kind, None if config is None else _json(config)
+
+
+def own_rows(*, item_id: int, annotator_id: int, key: str) -> dict:
+    """The annotator's rows that bear on a submit to the locked item: {"annotation": id of
+    theirs on the item, "repeat": (id, item id) of theirs sent with `key`, "lease": (id,
+    presentation, expires_at)}, each None when absent. Read after the lock, so a racing submit
+    of theirs that committed first is seen."""
+    found = {"annotation": None, "repeat": None, "lease": None}
+    with connection.cursor() as cursor:
+        cursor.execute(_OWN, {"user": annotator_id, "item": item_id, "key": key or None})
+        for kind, row_id, row_item, row_key, presentation, expires_at in cursor.fetchall():
+            if kind == "lease":
+                found["lease"] = (row_id, _json(presentation), expires_at)
+                continue
+            if key and row_key == key:
+                found["repeat"] = (row_id, row_item)
+            if row_item == item_id:
+                found["annotation"] = row_id
+    return found
+
+
+def annotation_store(
+    *,
+    item_id: int,
+    annotator_id: int,
+    value,
+    presentation,
+    seconds,
+    key: str,
+    now,
+    annotations: int,
+    leases: int,
+    capacity: int,
+) -> int:
+    """Inserts the annotation, deletes the annotator's lease and writes the item's counters, in
+    one statement; returns the annotation's id. The caller holds the item's lock."""
+    json_field = Annotation._meta.get_field("value")
+    params = {"item": item_id, "user": annotator_id, "key": key, "now": now,
+              "value": json_field.get_db_prep_value(value, connection),
+              "presentation": json_field.get_db_prep_value(presentation, connection),
+              "seconds": seconds, "annotations": annotations, "leases": leases,
+              "capacity": capacity}  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_STORE, params)
+        return cursor.fetchone()[0]
