@@ -206,5 +206,5 @@ class DistributionReferenceDetailApi(ConcordApi):
     @extend_schema(summary="Delete a reference sample (lead)", responses={204: None, **ERRORS})
     def delete(self, request, slug, reference_id):
         reference = project_reference(project=self.project, reference_id=reference_id)
-        distribution_reference_delete(reference=reference)
+        distribution_reference_delete(reference=reference, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,10 +1,11 @@
 """Where the distribution analysis gets its counts (selectors), and the reference samples a
 lead uploads (parsing and storing).
 
-The dataset is either the live project (its items not dropped, each with its final label from
-the higher apps through `curation.extensions.enrich_items`) or a frozen version (its records'
-`label` and the "metadata" of the record JSON). A metadata field is named by the user: it must
-match `FIELD_PATTERN` and is only ever used as a key of a Python dict, never in SQL (QRY-1).
+The dataset is either the live project (the items a version would hold now: not dropped, not
+held back in an unaudited synthetic batch, each with its final label from the higher apps
+through `curation.extensions.enrich_items`) or a frozen version (its records' `label` and the
+"metadata" of the record JSON). A metadata field is named by the user: it must match
+`FIELD_PATTERN` and is only ever used as a key of a Python dict, never in SQL (QRY-1).
 
 A reference sample's file is read as it streams in and not kept (only its counts are stored in
 `DistributionReference`); a problem names the file and the line.
@@ -21,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
+from curation.batches import items_held_back
 from curation.distribution import (
     FLAG_MIN_DIFFERENCE,
     FLAG_MIN_Z,
@@ -31,7 +33,15 @@ from curation.distribution import (
 )
 from curation.extensions import enrich_items
 from curation.labels import label_name
-from curation.models import DatasetVersion, DistributionReference, Item, Project, Split
+from curation.models import (
+    AuditKind,
+    DatasetVersion,
+    DistributionReference,
+    Item,
+    Project,
+    Split,
+)
+from curation.services import audit
 
 FIELD_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LABEL = "label"  # the reference field meaning "the final label"
@@ -134,8 +144,16 @@ def dataset_rows(source: Source, by: str = "") -> Iterator[tuple[str, str]]:
         yield from _live_rows(source, by)
 
 
+def live_items(*, project: Project):
+    """The items the live source counts: as a version would hold them, neither dropped nor
+    held back in a synthetic batch that has not passed its audit."""
+    return Item.objects.filter(project=project, dropped_at__isnull=True).exclude(
+        pk__in=items_held_back(project=project)
+    )
+
+
 def _live_rows(source: Source, by: str) -> Iterator[tuple[str, str]]:
-    items = Item.objects.filter(project=source.project, dropped_at__isnull=True)
+    items = live_items(project=source.project)
     if source.split:
         items = items.filter(split=source.split)
     last = 0
@@ -201,7 +219,7 @@ def metadata_keys(source: Source) -> list[str]:
             if isinstance(metadata, dict):
                 keys.update(metadata)
     else:
-        items = Item.objects.filter(project=source.project, dropped_at__isnull=True)
+        items = live_items(project=source.project)
         for metadata in items.order_by("pk").values_list("metadata", flat=True)[:KEY_SAMPLE]:
             if isinstance(metadata, dict):
                 keys.update(metadata)
@@ -420,7 +438,7 @@ def distribution_reference_create(
     display = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255]
     counts = reference_counts(upload, filename=display, column=column)
     with transaction.atomic():
-        return DistributionReference.objects.create(
+        reference = DistributionReference.objects.create(
             project=project,
             name=(name or "").strip()[:200] or display[:200],
             filename=display,
@@ -429,7 +447,18 @@ def distribution_reference_create(
             total=sum(counts.values()),
             created_by=user,
         )
+        _audit(AuditKind.DISTRIBUTION_REFERENCE_ADDED, user, reference)
+    return reference
 
 
-def distribution_reference_delete(*, reference: DistributionReference) -> None:
-    reference.delete()
+def distribution_reference_delete(*, reference: DistributionReference, user) -> None:
+    """Deletes a reference sample and records who did (lead), in one transaction."""
+    with transaction.atomic():
+        _audit(AuditKind.DISTRIBUTION_REFERENCE_DELETED, user, reference)
+        reference.delete()
+
+
+def _audit(kind: str, user, reference: DistributionReference) -> None:
+    # The counts are left out: their categories are values from the uploaded file.
+    audit(kind, actor=user, project=reference.project, reference=reference.pk,
+          name=reference.name, field=reference.field, total=reference.total)  # fmt: skip

@@ -426,6 +426,6 @@ def distribution_reference_delete_view(request, slug, reference_id):
     """Deletes a reference sample (lead)."""
     project = project_for_member(user=request.user, slug=slug, role=Role.LEAD)
     reference = project_reference(project=project, reference_id=reference_id)
-    distribution_reference_delete(reference=reference)
+    distribution_reference_delete(reference=reference, user=request.user)
     messages.success(request, f"Deleted the reference “{reference.name}”.")
     return _redirect(request, reverse("curation:distribution", kwargs={"slug": project.slug}))

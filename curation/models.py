@@ -228,6 +228,8 @@ class AuditKind(models.TextChoices):
     VERSION_CARD_EDITED = "version_card_edited", "Dataset card edited"
     SAMPLE_AUDIT_CREATED = "sample_audit_created", "Sample audit drawn"
     SYNTHETIC_BATCH_CHANGED = "synthetic_batch_changed", "Synthetic batch threshold changed"
+    DISTRIBUTION_REFERENCE_ADDED = "distribution_reference_added", "Reference sample added"
+    DISTRIBUTION_REFERENCE_DELETED = "distribution_reference_deleted", "Reference sample deleted"
 
 
 class AuditEvent(models.Model):

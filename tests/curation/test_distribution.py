@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from annotation.models import LabelSchema
 from annotation.services import annotation_submit
+from curation.batches import batch_collect_loose
 from curation.distribution_data import (
     MISSING,
     NO_LABEL,
@@ -24,7 +25,16 @@ from curation.distribution_data import (
     metadata_value,
     reference_counts,
 )
-from curation.models import DatasetVersion, DistributionReference, Split, VersionRecord
+from curation.models import (
+    AuditEvent,
+    AuditKind,
+    BatchStatus,
+    DatasetVersion,
+    DistributionReference,
+    Split,
+    SyntheticBatch,
+    VersionRecord,
+)
 from tests.factories import ItemFactory
 
 SINGLE = {"labels": [{"value": "billing"}, {"value": "technical"}, {"value": "account"}]}
@@ -162,6 +172,30 @@ def test_metadata_keys_are_offered_from_the_live_items(labelled):
     assert metadata_keys(Source(labelled)) == ["language", "n"]
 
 
+def test_live_project_leaves_out_synthetic_items_held_back_as_versions_do(
+    client_for, labelled, team
+):
+    """Synthetic items count once their batch has passed its audit, not before: loose ones
+    and members of a held batch are left out of the counts, the breakdown and the keys."""
+    for _ in range(2):
+        ItemFactory(project=labelled, source="synthetic", gold={"label": "account"},
+                    metadata={"language": "fr", "generator": "llm"})  # fmt: skip
+    source = Source(labelled)
+    before = {"billing": 3, "technical": 3, NO_LABEL: 2}
+    assert field_counts(source, "label") == before  # loose synthetic items
+    batch = batch_collect_loose(project=labelled, user=team.lead)
+    assert field_counts(source, "label") == before  # in a held batch
+    assert field_counts(source, "language") == {"en": 4, "de": 4}
+    assert metadata_keys(source) == ["language", "n"]
+    page = client_for(team.reviewer).get(page_url(team))
+    assert "8 items in the live project" in page.content.decode()
+
+    SyntheticBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.PASSED)
+    assert field_counts(source, "label") == {**before, "account": 2}
+    assert field_counts(source, "language") == {"en": 4, "de": 4, "fr": 2}
+    assert metadata_keys(source) == ["generator", "language", "n"]
+
+
 # --- reference files ------------------------------------------------------------------------------
 
 
@@ -261,6 +295,35 @@ def test_a_lead_deletes_a_reference(client_for, team):
     assert client_for(team.reviewer).post(delete).status_code == 403
     assert client_for(team.lead).post(delete).status_code == 302
     assert not DistributionReference.objects.exists()
+
+
+def test_adding_and_deleting_a_reference_is_audited_without_its_counts(client_for, team):
+    """LOG-1: who added or deleted which reference sample; the categories, which come from the
+    uploaded file, stay out of the audit row. A refused upload or delete writes nothing."""
+    client = client_for(team.lead)
+    content = b"lang\n" + b"secret-category\n" * 3
+    upload = {"file": SimpleUploadedFile("traffic.csv", content), "name": "Production",
+              "field": "language", "column": "lang"}  # fmt: skip
+    assert client.post(upload_url(team), upload).status_code == 302
+    reference = DistributionReference.objects.get()
+    [added] = AuditEvent.objects.filter(kind=AuditKind.DISTRIBUTION_REFERENCE_ADDED)
+    assert (added.actor, added.project) == (team.lead, team.project)
+    expected = {"reference": reference.pk, "name": "Production", "field": "language", "total": 3}
+    assert added.detail == expected
+
+    bad = {"file": SimpleUploadedFile("bad.csv", b"x\n1\n"), "field": "language", "column": "lang"}
+    assert client.post(upload_url(team), bad).status_code == 400
+    delete = reverse(
+        "curation:distribution_reference_delete",
+        kwargs={"slug": team.project.slug, "reference_id": reference.pk},
+    )
+    assert client_for(team.reviewer).post(delete).status_code == 403
+    assert AuditEvent.objects.filter(kind=AuditKind.DISTRIBUTION_REFERENCE_DELETED).count() == 0
+    assert client_for(team.lead).post(delete).status_code == 302
+    [deleted] = AuditEvent.objects.filter(kind=AuditKind.DISTRIBUTION_REFERENCE_DELETED)
+    assert (deleted.actor, deleted.project, deleted.detail) == (team.lead, team.project, expected)
+    assert AuditEvent.objects.filter(kind=AuditKind.DISTRIBUTION_REFERENCE_ADDED).count() == 1
+    assert not any("secret-category" in str(e.detail) for e in AuditEvent.objects.all())
 
 
 # --- the page and its CSV -------------------------------------------------------------------------

@@ -12,7 +12,13 @@ from rest_framework.test import APIClient
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency
 
-from curation.models import DatasetVersion, DistributionReference, VersionRecord
+from curation.models import (
+    AuditEvent,
+    AuditKind,
+    DatasetVersion,
+    DistributionReference,
+    VersionRecord,
+)
 from tests.factories import ItemFactory
 
 
@@ -146,6 +152,11 @@ def test_upload_list_and_delete_a_reference(api_for, team):
     gone = client.delete(url("distribution-reference-detail", team, reference_id=body["id"]))
     assert gone.status_code == 204
     assert not DistributionReference.objects.exists()
+    audited = AuditEvent.objects.filter(project=team.project).order_by("pk")
+    assert [(e.kind, e.actor, e.detail["reference"]) for e in audited] == [
+        (AuditKind.DISTRIBUTION_REFERENCE_ADDED, team.lead, body["id"]),
+        (AuditKind.DISTRIBUTION_REFERENCE_DELETED, team.lead, body["id"]),
+    ]
 
 
 def test_upload_errors_name_the_file_and_line(api_for, team):
