@@ -3,6 +3,7 @@ gunicorn on 127.0.0.1, on a project of 100,000 items that already holds 300,000 
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/concord python benchmarks/labeling_bench.py
     python benchmarks/labeling_bench.py --clients 20 --submits 200 --workers 3 --worker-class sync
+    python benchmarks/labeling_bench.py --take-next    # one call per item: submit leases the next
 
 The project (slug bench-label-<N>) is built once with COPY and reused by later runs: five
 annotators per item, the existing annotations spread at random over the items and over 60
@@ -178,8 +179,9 @@ def start_server(port: int, args, log: Path, static_root: Path):
 class Client(threading.Thread):
     """One annotator: next -> submit, `submits` times or until the queue is empty for them."""
 
-    def __init__(self, port: int, token: str, slug: str, submits: int, barrier):
+    def __init__(self, port: int, token: str, slug: str, submits: int, barrier, take_next=False):
         super().__init__()
+        self.take_next = take_next
         self.port, self.slug, self.submits, self.barrier = port, slug, submits, barrier
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         self.next_ms: list[float] = []
@@ -198,24 +200,33 @@ class Client(threading.Thread):
     def run(self):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         self.barrier.wait()
+        following = None  # with take_next, the next item came with the last submit
         for _ in range(self.submits):
-            status, data, ms = self.call(connection, f"/api/projects/{self.slug}/next/", {})
-            self.next_ms.append(ms)
-            if status == 204:
-                break
-            if status != 200:
-                self.errors.append(f"next {status} {data[:200]!r}")
-                break
-            item = json.loads(data)["item"]
+            if following is None:
+                status, data, ms = self.call(connection, f"/api/projects/{self.slug}/next/", {})
+                self.next_ms.append(ms)
+                if status == 204:
+                    break
+                if status != 200:
+                    self.errors.append(f"next {status} {data[:200]!r}")
+                    break
+                following = json.loads(data)
+            item = following["item"]
             body = {
                 "value": {"label": self.rng.choice(LABELS)},
                 "seconds_spent": round(self.rng.uniform(2, 30), 1),
                 "submission_key": uuid.uuid4().hex,
+                **({"take_next": True} if self.take_next else {}),
             }
             status, data, ms = self.call(connection, f"/api/items/{item['id']}/annotations/", body)
             self.submit_ms.append(ms)
+            following = None
             if status == 201:
                 self.created += 1
+                if self.take_next:
+                    following = json.loads(data)["next"]
+                    if following is None:
+                        break
             else:
                 self.errors.append(f"submit {status} {data[:200]!r}")
         connection.close()
@@ -418,6 +429,8 @@ def main() -> None:
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--page-rounds", type=int, default=200)
+    parser.add_argument("--take-next", action="store_true",
+                        help="submit with take_next: one call per item instead of two")  # fmt: skip
     args = parser.parse_args()
     if not 1 <= args.clients <= ANNOTATORS:
         parser.error(f"--clients must be between 1 and {ANNOTATORS}")
@@ -444,7 +457,8 @@ def main() -> None:
             log.write_text("")  # forget the health checks
             began = timezone.now()
             barrier = threading.Barrier(len(clients) + 1)
-            threads = [Client(port, key, slug, args.submits, barrier) for _, key in clients]
+            threads = [Client(port, key, slug, args.submits, barrier, args.take_next)
+                       for _, key in clients]  # fmt: skip
             for thread in threads:
                 thread.start()
             workers, database = _children(server.pid), DatabaseCpu()
@@ -479,12 +493,14 @@ def _report(args, project, threads, seconds, times, page, began, cpu) -> None:
     next_ms = [ms for t in threads for ms in t.next_ms]
     submit_ms = [ms for t in threads for ms in t.submit_ms]
     print(f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads; "
-          f"{len(threads)} clients x {args.submits} submits; load average before: "
+          f"{len(threads)} clients x {args.submits} submits"
+          f"{' with take_next' if args.take_next else ''}; load average before: "
           f"{args.load_before:.1f}")  # fmt: skip
     print(f"next    (client)  {percentiles(next_ms)}   ({len(next_ms)} calls)")
     print(f"submit  (client)  {percentiles(submit_ms)}   ({len(submit_ms)} calls)")
     print(f"next    (server)  {percentiles(times['next'])}")
-    print(f"submit  (server)  {percentiles(times['submit'])}")
+    print(f"submit  (server)  {percentiles(times['submit'])}"
+          + ("  (each also leases the next item)" if args.take_next else ""))  # fmt: skip
     print(f"throughput        {created / seconds:,.0f} submits/s "
           f"({created} stored in {seconds:.1f} s)")  # fmt: skip
     if created:

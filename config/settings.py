@@ -172,7 +172,7 @@ IMPORT_MAX_UPLOAD_BYTES = envint("IMPORT_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 10
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "curation.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -247,6 +247,9 @@ IMPORT_MAX_ERRORS_KEPT = envint("IMPORT_MAX_ERRORS_KEPT", 1000)
 IMPORT_MAX_LINE_BYTES = envint("IMPORT_MAX_LINE_BYTES", 8 * 1024 * 1024)
 IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", 20_000_000)
 IMPORT_CHUNK_ROWS = envint("IMPORT_CHUNK_ROWS", 5000)
+IMPORT_MAX_FIELDS = envint("IMPORT_MAX_FIELDS", 1000)  # per row: JSON keys, CSV or Parquet columns
+IMPORT_MAX_PARQUET_BYTES = envint("IMPORT_MAX_PARQUET_BYTES", 16 * 1024 * 1024 * 1024)
+IMPORT_MAX_ROW_GROUP_BYTES = envint("IMPORT_MAX_ROW_GROUP_BYTES", 512 * 1024 * 1024)
 EXPORT_RETENTION_HOURS = envint("EXPORT_RETENTION_HOURS", 72)
 
 # --- logging ----------------------------------------------------------------------------------

@@ -89,6 +89,17 @@ def test_celery_accepts_json_only():
 # until it is reviewed and added here.
 REVIEWED_SQL = {
     ("curation/bulk.py", "bulk_insert"): "COPY into a model's quoted table and columns",
+    ("curation/access.py", "project_for_member"): "module constant of column names, parameters",
+    ("curation/authentication.py", "TokenAuthentication.authenticate_credentials"): (
+        "module constant of column and table names, parameters"
+    ),
+    ("annotation/access.py", "item_for_member"): "module constant of column names, parameters",
+    ("annotation/fastpath.py", "expired_leases_exist"): "a constant, parameters",
+    ("annotation/fastpath.py", "lease_next"): "constants of column names and ranks, parameters",
+    ("annotation/fastpath.py", "item_lock"): "a constant, parameters",
+    ("annotation/fastpath.py", "own_rows"): "a constant, parameters",
+    ("annotation/fastpath.py", "annotation_store"): "a constant with ranks, parameters",
+    ("annotation/selectors.py", "labeling_progress"): "a constant, parameters",
     ("curation/health.py", "_database_ok"): "SELECT 1",
     ("curation/importing/pipeline.py", "_present"): "column is 'external_id' or 'content_hash'",
     ("curation/importing/writers.py", "CopyWriter._open"): "COPY into Item's quoted table",
