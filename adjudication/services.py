@@ -126,24 +126,32 @@ def _apply(review: Review, outcome: rules.Outcome, values: list, now) -> None:
         review.waiting_since = review.claimed_by = review.claim_expires_at = None
 
 
-def reviews_refresh(*, project: Project, item_ids: list[int], now=None,
-                    action: str = ReviewAction.REOPENED) -> dict:  # fmt: skip
+def reviews_refresh(
+    *,
+    project: Project,
+    item_ids: list[int],
+    now=None,
+    action: str = ReviewAction.REOPENED,
+    complete: bool = False,
+) -> dict:
     """Settles or queues the complete items among `item_ids` by the project's rule, creating or
     updating their reviews; decided and sent-back items stay as they are. Set-based per chunk:
-    three reads and bulk writes. Idempotent. Returns counts {"settled", "waiting", "changed"}."""
+    three reads and bulk writes. Idempotent. Returns counts {"settled", "waiting", "changed"}.
+    `complete` says the caller knows every one of `item_ids` is complete and not gold (a submit
+    that filled its item, under the item's lock), which spares the query that finds them."""
     now = now or timezone.now()
     policy = None  # read once some item is complete: most submits complete none
     counts = {"settled": 0, "waiting": 0, "changed": 0}
     for start in range(0, len(item_ids), CHUNK):
         chunk = item_ids[start : start + CHUNK]
-        complete = list(
+        complete_ids = chunk if complete else list(
             Item.objects.filter(project=project, pk__in=chunk, gold__isnull=True,
                                 annotation_count__gte=project.annotators_per_item)
             .values_list("pk", flat=True)
         )  # fmt: skip
-        if complete:
+        if complete_ids:
             policy = policy or policy_for(project)
-            _refresh_chunk(project, policy, complete, now, counts, action)
+            _refresh_chunk(project, policy, complete_ids, now, counts, action)
     return counts
 
 
@@ -193,10 +201,24 @@ REVIEW_COLUMNS = ["item", "project", "status", "value", "rule", "agreement", "wa
 EVENT_COLUMNS = ["review", "action", "before", "after", "note", "created_at"]
 
 
+FEW = 50  # fewer new reviews than this are inserted with INSERT, more with COPY
+
+
 def _insert_new(new: list[Review], now) -> None:
-    """Writes new reviews and their first event ("settled" or "queued") with COPY: an import
-    of a million labeled items brings as many reviews."""
+    """Writes new reviews and their first event ("settled" or "queued"): with COPY when many
+    (an import of a million labeled items brings as many reviews), else with two INSERTs (a
+    submit brings one, and a COPY's setup costs more than the row)."""
     if not new:
+        return
+    if len(new) < FEW:
+        for review in new:
+            review.updated_at = now
+        Review.objects.bulk_create(new)
+        ReviewEvent.objects.bulk_create([
+            ReviewEvent(review=r, action=ReviewAction.QUEUED if r.status == ReviewStatus.WAITING
+                        else ReviewAction.SETTLED, before=None, after=_state(r), created_at=now)
+            for r in new
+        ])  # fmt: skip
         return
     bulk_insert(Review, REVIEW_COLUMNS, (
         (r.item_id, r.project_id, r.status, r.value, r.rule, r.agreement, r.waiting_since,

@@ -21,9 +21,9 @@ def _annotations_changed(sender, project: Project, item_ids: list[int],
                          complete_item_ids: list[int] | None = None, **kwargs):  # fmt: skip
     agreement_mark_stale(project=project)
     if complete_item_ids is not None:  # the sender knows which are complete: most submits none
-        item_ids = complete_item_ids
-        if not item_ids:
-            return
+        if complete_item_ids:
+            reviews_refresh(project=project, item_ids=complete_item_ids, complete=True)
+        return
     if len(item_ids) <= AT_ONCE:
         reviews_refresh(project=project, item_ids=item_ids)
     else:
