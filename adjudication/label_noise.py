@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+
+# scikit-learn is imported inside the functions that use it: loading it takes about 150 MB of
+# memory, which every web and worker process (an import job too) would otherwise hold.
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,8 @@ def _model_probabilities(texts, y: np.ndarray, classes: list, folds: int, seed: 
     splits = max(2, min(folds, int(counts[counts >= 2].min())))
     if splits < folds:
         logger.info("using %d folds: the smallest class has %d items", splits, splits)
+    from sklearn.model_selection import StratifiedKFold
+
     split = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed)
     c_value = None
     for train, test in split.split(features, y[scored]):
@@ -152,6 +154,8 @@ def _model_probabilities(texts, y: np.ndarray, classes: list, folds: int, seed: 
 def _features(texts: list[str]):
     """TF-IDF rows, or None when no term is left (empty texts, or no term in two texts and no
     term at all)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     for min_df in (2, 1):  # a tiny corpus may have no term in two texts
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df)
         try:
@@ -162,6 +166,8 @@ def _features(texts: list[str]):
 
 
 def _fit_predict(features, y, train, test, k: int, c_value: float, balanced: bool) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+
     model = LogisticRegression(
         solver="saga",
         C=c_value,

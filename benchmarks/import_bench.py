@@ -8,7 +8,9 @@ the import job (the same path as the page, the API and import_items), then loads
 with a bare binary COPY into a plain table (id, text, jsonb), and with the same bare COPY into a
 table shaped like the item table with its indexes (a floor no importer that checks rows goes
 below). Each measurement runs in a fresh process so its peak RSS is its own. Prints items/s,
-the ratio to the bare COPY and peak RSS.
+the ratio to the bare COPY and peak RSS, and the CPU time per row of the importing process and
+of its database backend (read from /proc when PostgreSQL runs on the same machine): on a busy
+machine the wall-clock rates are noisy, the CPU times much less so.
 """
 
 import argparse
@@ -34,6 +36,33 @@ def _django():
     django.setup()
 
 
+class Clock:
+    """CPU seconds of this process and of the database backend serving it (None when the
+    backend's /proc entry cannot be read, e.g. PostgreSQL on another machine)."""
+
+    def __init__(self, connection):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            self.stat = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+        self.start = self.now()
+
+    def _backend(self) -> float | None:
+        try:
+            fields = self.stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def now(self) -> tuple[float, float | None]:
+        return time.process_time(), self._backend()
+
+    def spent(self, rows: int) -> dict:
+        (client0, server0), (client1, server1) = self.start, self.now()
+        server = None if server0 is None or server1 is None else server1 - server0
+        return {"client_us": (client1 - client0) / rows * 1e6,
+                "server_us": None if server is None else server / rows * 1e6}  # fmt: skip
+
+
 def child_import(path: str) -> dict:
     _django()
     from django.contrib.auth import get_user_model
@@ -46,16 +75,17 @@ def child_import(path: str) -> dict:
     user, _ = get_user_model().objects.get_or_create(username="bench")
     slug = f"bench-{os.getpid()}-{int(time.time())}"
     project = project_create(user=user, name=slug, slug=slug)
-    start = time.perf_counter()
+    clock, start = Clock(connection), time.perf_counter()
     run = import_start(project=project, user=user, source=path, filename="bench.jsonl", options={})
     run = JobRun.objects.get(pk=run.pk)
     seconds = time.perf_counter() - start
     assert run.status == "done", (run.status, run.message, run.errors[:3])
     items = run.counts["items_created"]
+    cpu = clock.spent(items)
     with connection.cursor() as cursor:  # raw: the ORM would load every item to cascade
         cursor.execute("DELETE FROM curation_item WHERE project_id = %s", [project.pk])
     Project.objects.filter(pk=project.pk).delete()
-    return {"items": items, "seconds": seconds}
+    return {"items": items, "seconds": seconds, **cpu}
 
 
 def child_copy(path: str) -> dict:
@@ -67,7 +97,7 @@ def child_copy(path: str) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_copy")
         cursor.execute("CREATE TABLE bench_copy (id text, text text, metadata jsonb)")
-    start = time.perf_counter()
+    clock, start = Clock(connection), time.perf_counter()
     rows = 0
     with (
         connection.cursor() as cursor,
@@ -81,10 +111,10 @@ def child_copy(path: str) -> dict:
             row = orjson.loads(line)
             copy.write_row((row["id"], row["text"], Jsonb(row["metadata"])))
             rows += 1
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, clock.spent(rows)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_copy")
-    return {"items": rows, "seconds": seconds}
+    return {"items": rows, "seconds": seconds, **cpu}
 
 
 def child_copy_indexed(path: str) -> dict:
@@ -151,7 +181,8 @@ def main() -> None:
     from benchmarks._corpus import write_jsonl
 
     print(f"{'rows':>10} {'import/s':>10} {'COPY/s':>10} {'ratio':>6} {'import RSS':>11} "
-          f"{'COPY RSS':>9} {'indexed COPY/s':>15}")  # fmt: skip
+          f"{'COPY RSS':>9} {'indexed COPY/s':>15}  "
+          "CPU µs/row (client+server): import, COPY")  # fmt: skip
     for size in [int(s) for s in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, f"bench-{size}.jsonl")
@@ -164,9 +195,14 @@ def main() -> None:
         print(
             f"{size:>10,} {rate_i:>10,.0f} {rate_c:>10,.0f} {rate_i / rate_c:>6.2f} "
             f"{imported['peak_rss_mb']:>9.0f}MB {copied['peak_rss_mb']:>7.0f}MB "
-            f"{indexed['items'] / indexed['seconds']:>15,.0f}",
+            f"{indexed['items'] / indexed['seconds']:>15,.0f}  {_cpu(imported)}, {_cpu(copied)}",
             flush=True,
         )
+
+
+def _cpu(result: dict) -> str:
+    server = result["server_us"]
+    return f"{result['client_us']:.1f}+{'?' if server is None else f'{server:.1f}'}"
 
 
 if __name__ == "__main__":

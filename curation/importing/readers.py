@@ -134,24 +134,41 @@ class Position:
             return 1.0
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one file may hold besides its line length (IMP-7), checked before its rows are
+    kept: fields per row, and a Parquet file's uncompressed size in all and per row group, read
+    from its footer before any row group is. Zero means no limit."""
+
+    max_fields: int = 0
+    max_parquet_bytes: int = 0
+    max_row_group_bytes: int = 0
+
+
 def read_records(
-    path: Path, filename: str, fmt: str, *, max_line_bytes: int, position: Position | None = None
+    path: Path,
+    filename: str,
+    fmt: str,
+    *,
+    max_line_bytes: int,
+    position: Position | None = None,
+    limits: Limits = Limits(),  # noqa: B008  (frozen, so one shared default is safe)
 ) -> Iterator[Record]:
     """Records of the file at `path` (shown to the user as `filename`) in format `fmt`."""
     gzipped = _sniff(path, filename, fmt)
     position = position or Position()
     if fmt == "parquet":
-        yield from _parquet(path, position)
+        yield from _parquet(path, position, limits)
         return
     with open(path, "rb") as raw:
         position._tell, position._size = raw.tell, path.stat().st_size
         fh = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
         if fmt == "jsonl":
-            records = _jsonl(fh, max_line_bytes)
+            records = _jsonl(fh, max_line_bytes, limits.max_fields)
         elif fmt == "csv":
-            records = _csv(fh, max_line_bytes)
+            records = _csv(fh, max_line_bytes, limits.max_fields)
         else:
-            records = _json_array(fh, max_line_bytes)
+            records = _json_array(fh, max_line_bytes, limits.max_fields)
             if fmt == "labelstudio":
                 from curation.importing.labelstudio import from_labelstudio
 
@@ -208,7 +225,12 @@ def _json_problem(line: bytes, exc: Exception) -> Problem:
     return Problem("", "invalid_json", f"is not valid JSON{where}.")
 
 
-def _jsonl(fh, max_line_bytes: int) -> Iterator[Record]:
+def _too_many_fields(count: int, max_fields: int) -> Problem:
+    message = f"has {count:,} fields, more than the limit of {max_fields:,} fields per row."
+    return Problem("", "too_many_fields", message)
+
+
+def _jsonl(fh, max_line_bytes: int, max_fields: int = 0) -> Iterator[Record]:
     for number, line, too_long in _lines(fh, max_line_bytes):
         where = f"line {number}"
         if too_long:
@@ -224,6 +246,9 @@ def _jsonl(fh, max_line_bytes: int) -> Iterator[Record]:
         if not isinstance(value, dict):
             message = f"expected a JSON object, found {json_kind(value)}."
             yield Record(where, number, problem=Problem("", "not_an_object", message))
+            continue
+        if max_fields and len(value) > max_fields:
+            yield Record(where, number, problem=_too_many_fields(len(value), max_fields))
             continue
         # The cheap byte test first; `\\u0000` (an escaped backslash) is not a NUL.
         if _NUL_RAW[1] in line and _has_nul(value):
@@ -261,7 +286,7 @@ def _nul_problem(value) -> Problem:
                    "stored.")  # fmt: skip
 
 
-def _csv(fh, max_line_bytes: int) -> Iterator[Record]:
+def _csv(fh, max_line_bytes: int, max_fields: int = 0) -> Iterator[Record]:
     bad: dict[int, Problem] = {}
     state = {"line": 0}
 
@@ -293,7 +318,7 @@ def _csv(fh, max_line_bytes: int) -> Iterator[Record]:
         raise UnreadableFile(f"line 1: the header row {_csv_error(exc, max_line_bytes)}") from None
     if 1 in bad:
         raise UnreadableFile(f"line 1 (the header row): {bad[1].message}")
-    _check_header(header := [name.strip() for name in header])
+    _check_header(header := [name.strip() for name in header], max_fields)
     start = state["line"] + 1
     while True:
         try:
@@ -319,7 +344,10 @@ def _csv(fh, max_line_bytes: int) -> Iterator[Record]:
             yield Record(where, first, fields=dict(zip(header, row, strict=True)))
 
 
-def _check_header(header: list[str]) -> None:
+def _check_header(header: list[str], max_fields: int = 0) -> None:
+    if max_fields and len(header) > max_fields:
+        raise UnreadableFile(f"line 1: the header row has {len(header):,} columns, more than the "
+                             f"limit of {max_fields:,} fields per row.")  # fmt: skip
     if not any(header):
         raise UnreadableFile("line 1: the header row is empty; CSV files need a header row.")
     if not all(header):
@@ -351,7 +379,7 @@ def _csv_error(exc: Exception, max_line_bytes: int) -> str:
     return "is not valid CSV."
 
 
-def _json_array(fh, max_line_bytes: int) -> Iterator[Record]:
+def _json_array(fh, max_line_bytes: int, max_fields: int = 0) -> Iterator[Record]:
     """Elements of a top-level JSON array, read incrementally; raw_decode finds each element's
     end, then orjson parses it strictly (it refuses lone surrogates, which `json` lets through).
 
@@ -431,7 +459,7 @@ def _json_array(fh, max_line_bytes: int) -> Iterator[Record]:
             message = f"the element is longer than the limit of {max_line_bytes:,} bytes."
             yield Record(where, start_line, problem=Problem("", "line_too_long", message))
         else:
-            yield _element(where, start_line, text, value)
+            yield _element(where, start_line, text, value, max_fields)
         skip_ws()
         if buffer.startswith(",", pos):
             pos += 1
@@ -448,10 +476,12 @@ def _json_array(fh, max_line_bytes: int) -> Iterator[Record]:
         raise UnreadableFile(f"line {line}: unexpected content after the closing ].")
 
 
-def _element(where: str, line: int, text: str, value) -> Record:
+def _element(where: str, line: int, text: str, value, max_fields: int = 0) -> Record:
     if not isinstance(value, dict):
         message = f"expected a JSON object, found {json_kind(value)}."
         return Record(where, line, problem=Problem("", "not_an_object", message))
+    if max_fields and len(value) > max_fields:
+        return Record(where, line, problem=_too_many_fields(len(value), max_fields))
     try:
         value = orjson.loads(text.encode("utf-8", "surrogatepass"))
     except orjson.JSONDecodeError as exc:
@@ -461,13 +491,14 @@ def _element(where: str, line: int, text: str, value) -> Record:
     return Record(where, line, fields=value)
 
 
-def _parquet(path: Path, position: Position) -> Iterator[Record]:
+def _parquet(path: Path, position: Position, limits: Limits) -> Iterator[Record]:
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path)
     except Exception:
         raise UnreadableFile("the Parquet file is damaged or truncated.") from None
+    _check_parquet(parquet, limits)
     convert = [f.name for f in parquet.schema_arrow if not _json_native(f.type)]
     done = [0]
     position._tell, position._size = (lambda: done[0]), parquet.num_row_groups
@@ -485,6 +516,27 @@ def _parquet(path: Path, position: Position) -> Iterator[Record]:
                     yield Record(where, None, problem=problem)
                 else:
                     yield Record(where, None, fields=fields)
+
+
+def _check_parquet(parquet, limits: Limits) -> None:
+    """Refuses a file over the limits from its footer alone, before a row group is read: row
+    groups are decompressed whole, so their size bounds the memory an import takes."""
+    columns = len(parquet.schema_arrow)
+    if limits.max_fields and columns > limits.max_fields:
+        raise UnreadableFile(f"the file has {columns:,} columns, more than the limit of "
+                             f"{limits.max_fields:,} fields per row.")  # fmt: skip
+    meta = parquet.metadata
+    sizes = [meta.row_group(group).total_byte_size for group in range(meta.num_row_groups)]
+    if (limit := limits.max_parquet_bytes) and sum(sizes) > limit:
+        raise UnreadableFile(f"the file holds {sum(sizes):,} bytes uncompressed, more than the "
+                             f"limit of {limit:,} bytes for one import.")  # fmt: skip
+    for group, size in enumerate(sizes):
+        if limits.max_row_group_bytes and size > limits.max_row_group_bytes:
+            raise UnreadableFile(
+                f"row group {group} holds {size:,} bytes uncompressed, more than the limit of "
+                f"{limits.max_row_group_bytes:,} bytes for one row group; write the file with "
+                "smaller row groups (pyarrow: row_group_size)."
+            )
 
 
 def _json_native(kind) -> bool:

@@ -5,12 +5,13 @@ from dataclasses import dataclass, field
 import orjson
 
 from curation.extensions import Problem
-from curation.hashing import content_hash
+from curation.hashing import content_hash, text_hash
 from curation.importing.readers import json_kind
 
 SPLITS = ("unassigned", "train", "dev", "test")
 # Fields Concord's own exports derive from labels; importing an export leaves them out.
 DERIVED_KEYS = frozenset({"final", "agreement", "n_annotations", "final_label", "final_rule"})
+_ABSENT = (None, "")
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Mapping:
 
     def __post_init__(self):
         self.used_fields = self.used()
+        # The common shape (text in one field, every other field to metadata) has a fast path.
+        self.plain = not self.data_fields and self.metadata_fields is None
 
 
 @dataclass(slots=True)
@@ -159,8 +162,49 @@ def _probability(p) -> bool:
     return isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1
 
 
+def _plain_row(where: str, line: int | None, fields: dict, m: Mapping, extension_fields):
+    """The common row in one pass: a string text, a string or integer id (or none), at most a
+    metadata object and a short source besides, and nothing else to check. It gives what the
+    general path would; any other row returns None and takes the general path."""
+    text = fields.get(m.text)
+    if type(text) is not str or "data" in fields:
+        return None
+    absent = _ABSENT  # an empty CSV cell means the same as a missing field
+    if fields.get(m.split) not in absent or fields.get(m.prediction) not in absent:
+        return None
+    for name in extension_fields:
+        if fields.get(m.annotations if name == "annotations" else name) not in absent:
+            return None
+    metadata = fields.get("metadata")
+    if metadata in absent:
+        metadata = {}
+    elif type(metadata) is not dict:
+        return None
+    source = fields.get(m.source) or m.default_source
+    if type(source) is not str or len(source) > 32:
+        return None
+    used = m.used_fields
+    extra = {name: value for name, value in fields.items() if name not in used}
+    if extra:
+        metadata = {**metadata, **extra}
+    digest = text_hash(text)
+    raw_id = fields.get(m.id)
+    if raw_id in absent:
+        external_id = f"{digest[:16]}-{line if line is not None else where}"
+    elif type(raw_id) is str or type(raw_id) is int:
+        external_id = raw_id if type(raw_id) is str else str(raw_id)
+        if len(external_id) > 255:
+            return None
+    else:
+        return None
+    return ItemRow(where, line, external_id, {"text": text}, metadata, "unassigned", source, None,
+                   digest, {})  # fmt: skip
+
+
 def build_row(where: str, line: int | None, fields: dict, m: Mapping, extension_fields):
     """An `ItemRow`, or the list of problems that keep this row out."""
+    if m.plain and (row := _plain_row(where, line, fields, m, extension_fields)) is not None:
+        return row
     problems: list[Problem] = []
     data = _data(fields, m, problems)
     metadata = _metadata(fields, m, problems)

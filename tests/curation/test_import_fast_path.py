@@ -1,0 +1,86 @@
+"""The import's fast path for common rows gives exactly what the general path gives, for any
+row, and the compact structures behind the checks across rows remember what they must."""
+
+import hashlib
+import unicodedata
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from curation.hashing import content_hash, text_hash
+from curation.importing.rows import Mapping, _plain_row, build_row
+from curation.importing.seen import SeenKeys, hex_prefix_keys, repeats
+
+EXTENSIONS = {"annotations": None}
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False),
+    st.text(max_size=40), st.sampled_from(["", " ", "train", "TEST", "x" * 33, "y" * 256]),
+)  # fmt: skip
+values = st.one_of(scalars, st.dictionaries(st.text(max_size=5), scalars, max_size=3),
+                   st.lists(scalars, max_size=3))  # fmt: skip
+keys = st.sampled_from(["text", "id", "metadata", "source", "split", "prediction", "annotations",
+                        "data", "final", "lang", "body", "ref"])  # fmt: skip
+
+
+def both(fields: dict, mapping: Mapping):
+    general = Mapping(**{name: getattr(mapping, name) for name in Mapping.__dataclass_fields__})
+    general.plain = False
+    return (build_row("line 3", 3, fields, mapping, EXTENSIONS),
+            build_row("line 3", 3, fields, general, EXTENSIONS))  # fmt: skip
+
+
+@given(st.dictionaries(keys, values, max_size=8))
+def test_the_fast_path_gives_what_the_general_path_gives(fields):
+    fast, general = both(fields, Mapping())
+    assert fast == general
+
+
+@given(st.dictionaries(keys, values, max_size=6), st.sampled_from(["body", "text"]))
+def test_the_same_holds_with_another_text_and_id_field(fields, text):
+    mapping = Mapping.from_dict({"text": text, "id": "ref", "default_source": "vendor"})
+    fast, general = both(fields, mapping)
+    assert fast == general
+
+
+def test_common_rows_take_the_fast_path():
+    fields = {"id": 7, "text": "Hi", "metadata": {"a": 1}, "lang": "en"}
+    row = _plain_row("line 1", 1, fields, Mapping(), EXTENSIONS)
+    assert row == build_row("line 1", 1, fields, Mapping(), EXTENSIONS)
+    assert (row.external_id, row.data) == ("7", {"text": "Hi"})
+    assert row.metadata == {"a": 1, "lang": "en"}
+    assert row.content_hash == content_hash({"text": "Hi"})
+
+
+@given(st.text())
+def test_text_hash_is_the_content_hash_of_the_text(text):
+    reference = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    try:
+        expected = hashlib.sha256(reference.encode("utf-8")).hexdigest()
+    except UnicodeEncodeError:  # lone surrogates: both refuse them
+        return
+    assert text_hash(text) == content_hash({"text": text}) == expected
+
+
+def test_text_hash_known_value():
+    """Stored hashes depend on this exact value: NFKC, case-folded, whitespace collapsed."""
+    assert text_hash("  Straße\u00a0ＦＯＯ \n") == hashlib.sha256(b"strasse foo").hexdigest()
+
+
+def test_seen_keys_find_the_first_place_across_many_chunks():
+    seen, rng = SeenKeys(), np.random.default_rng(3)
+    keys = rng.integers(-(2**63), 2**63 - 1, size=20_000, dtype=np.int64).tolist()
+    for start in range(0, 20_000, 700):
+        chunk = keys[start : start + 700]
+        assert seen.find(chunk) == {}
+        seen.add(chunk, list(range(start, start + len(chunk))))
+    assert len(seen) == 20_000
+    probe = [keys[5], keys[19_999], 12345, keys[7_000]]
+    assert seen.find(probe) == {keys[5]: 5, keys[19_999]: 19_999, keys[7_000]: 7_000}
+
+
+def test_repeats_counts_rows_whose_hash_came_before():
+    digests = [hashlib.sha256(str(i % 7).encode()).hexdigest() for i in range(20)]
+    chunks = [hex_prefix_keys(digests[:9]), hex_prefix_keys(digests[9:]), hex_prefix_keys([])]
+    assert repeats(chunks) == 20 - 7
+    assert repeats([]) == 0
