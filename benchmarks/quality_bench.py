@@ -19,8 +19,8 @@ once with COPY (slugs bench-near-<N> and bench-leak-<train>-<test>) and reused.
   precision at Jaccard >= 0.8 (precision checked again on shingle strings).
 - leakage: train and test items, the test split holding planted exact copies (case and spacing
   changed), 20-word passages of a train item inside a fresh text, and edited near-copies. The job
-  runs in this process (no worker), with the time of each phase; then the bare binary COPY of as
-  many ItemHash-shaped rows into a scratch table, the physical limit of the hashing phase.
+  runs in this process (no worker), with the time of each phase and the CPU time of this process
+  and of its PostgreSQL backend; then once more, with nothing new to hash or sign.
 """
 
 import argparse
@@ -221,14 +221,14 @@ def signed_per_worker(workers: list, total: int) -> list[int]:
 def clear_near(project) -> None:
     from django.db import connection
 
-    from curation.models import DuplicatePair, Finding, ItemSignature, JobChunk
+    from curation.models import DuplicatePair, Finding, JobChunk, SignatureBlock
 
-    ItemSignature.objects.filter(project=project).delete()
+    SignatureBlock.objects.filter(project=project).delete()
     DuplicatePair.objects.filter(project=project).delete()
     Finding.objects.filter(project=project).delete()
     JobChunk.objects.filter(run__project=project).delete()
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE curation_itemsignature, curation_duplicatepair, "
+        cursor.execute("VACUUM ANALYZE curation_signatureblock, curation_duplicatepair, "
                        "curation_finding, curation_jobchunk")  # fmt: skip
 
 
@@ -351,10 +351,10 @@ def build_leak(n_train: int, n_test: int):
 def clear_leak(project) -> None:
     from django.db import connection
 
-    from curation.models import Finding, ItemHash, ItemSignature
+    from curation.models import Finding, ItemHash, SignatureBlock, TextHashBlock
 
     with connection.cursor() as cursor:  # DELETE of tens of millions of rows would take minutes
-        for model in (ItemHash, ItemSignature):
+        for model in (ItemHash, SignatureBlock, TextHashBlock):
             cursor.execute(f"SELECT 1 FROM {model._meta.db_table} WHERE project_id <> %s LIMIT 1",
                            [project.pk])  # fmt: skip
             if cursor.fetchone() is None:
@@ -363,7 +363,8 @@ def clear_leak(project) -> None:
                 model.objects.filter(project=project).delete()
     Finding.objects.filter(project=project).delete()
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE curation_itemhash, curation_itemsignature")
+        cursor.execute("VACUUM ANALYZE curation_itemhash, curation_signatureblock, "
+                       "curation_texthashblock")  # fmt: skip
 
 
 def _timed(phases: dict, name: str, func):
@@ -377,58 +378,59 @@ def _timed(phases: dict, name: str, func):
     return wrapper
 
 
-def _analyzed(phases: dict, hashes_sync):
-    """The hashing phase followed by ANALYZE of the table it filled: without fresh statistics
-    the planner takes the n-gram join for a few rows and runs the `frequent` CTE once per row."""
-    from django.db import connection
-
-    def wrapper(*args, **kwargs):
-        done = hashes_sync(*args, **kwargs)
-        started = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE curation_itemhash")
-        phases["ANALYZE curation_itemhash (added here)"] = time.perf_counter() - started
-        return done
-
-    return wrapper
-
-
-def run_leak(project, analyze: bool) -> dict:
-    """Runs the leakage job here, each phase timed by wrapping the function that does it."""
+def run_leak(project) -> dict:
+    """Runs the leakage job here, each phase timed by wrapping the function that does it, with
+    the CPU time of this process and of its PostgreSQL backend."""
     from curation import jobs as job_runs
     from curation.models import JobRun
-    from curation.quality import jobs, leakage, near_duplicates
+    from curation.quality import jobs, leakage, near_duplicates, text_hashes
     from curation.quality.registry import quality_params
 
     phases: dict[str, float] = {}
     patches = [
-        (leakage, "ngram_hashes", "hash n-grams (Python)"),
+        (leakage, "window_hashes", "hash n-grams (numpy)"),
         (leakage, "exact_hash", "hash exact text (Python)"),
-        (jobs, "bulk_insert", "COPY ItemHash rows"),
-        (jobs, "leakage_hashes_sync", "hashing phase, whole"),
+        (text_hashes, "_insert_block", "hash and COPY blocks"),
+        (text_hashes, "text_hashes_sync", "hashing phase, whole"),
         (near_duplicates, "sign_items", "MinHash signing (in near_leaks)"),
         (jobs, "near_leaks", "near-copies phase, whole"),
-        (jobs, "_leaks", "SQL joins (exact, 13-grams)"),
+        (text_hashes, "Corpus", "join: read the blocks twice"),
+        (jobs, "_leaks", "join: pairs (exact, 13-grams)"),
         (jobs, "_leak_drafts", "finding drafts (matched n-grams, coverage)"),
         (jobs, "findings_replace", "store findings"),
     ]  # fmt: skip
     originals = [(module, name, getattr(module, name)) for module, name, _ in patches]
     for module, name, label in patches:
         setattr(module, name, _timed(phases, label, getattr(module, name)))
-    if analyze:
-        jobs.leakage_hashes_sync = _analyzed(phases, jobs.leakage_hashes_sync)
     try:
         # Created directly, not with quality_job_start: that would send it to the broker too.
         run = JobRun.objects.create(project=project, kind=jobs.LEAKAGE,
                                     params=quality_params(jobs.LEAKAGE, None))  # fmt: skip
-        started = time.perf_counter()
+        server = backend_cpu()
+        started, cpu = time.perf_counter(), time.process_time()
         job_runs.job_run_perform(run=job_runs.job_run_claim(run_id=run.pk))
-        total = time.perf_counter() - started
+        total, cpu = time.perf_counter() - started, time.process_time() - cpu
+        server = backend_cpu() - server
     finally:
         for module, name, original in originals:
             setattr(module, name, original)
     run.refresh_from_db()
-    return {"run": run, "total": total, "phases": phases}
+    return {"run": run, "total": total, "phases": phases, "cpu": cpu, "server": server}
+
+
+def backend_cpu() -> float:
+    """CPU seconds used so far by this connection's PostgreSQL backend (the server runs on this
+    machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def leak_score(project) -> dict:
@@ -456,61 +458,19 @@ def leak_score(project) -> dict:
     return {"totals": totals, "unplanted": unplanted, "findings": found.count()}
 
 
-def copy_limit(rows: int, like: str = "") -> float:
-    """Seconds to COPY `rows` rows of (int8, int8, int2, int8) in binary into a scratch table:
-    without indexes, what psycopg and the server can do with no hashing; with `like` (a CREATE
-    TABLE tail), the cost of the indexes or foreign keys it adds."""
-    import numpy as np
-    from django.db import connection
-
-    values = np.random.default_rng(3).integers(-(2**63), 2**63 - 1, rows, dtype=np.int64)
-    first = connection.cursor().execute("SELECT min(id) FROM curation_item").fetchone()[0]
-    items = (np.arange(rows) // 64 + first).tolist()
-    values = values.tolist()
-    project = connection.cursor().execute("SELECT min(id) FROM curation_project").fetchone()[0]
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        cursor.execute("DROP TABLE IF EXISTS bench_copy_limit")
-        cursor.execute(like or "CREATE TABLE bench_copy_limit (project_id int8, item_id int8, "
-                       "kind int2, value int8)")  # fmt: skip
-        started = time.perf_counter()
-        sql = "COPY bench_copy_limit (project_id, item_id, kind, value) FROM STDIN (FORMAT BINARY)"
-        with raw.copy(sql) as copy:
-            copy.set_types(["int8", "int8", "int2", "int8"])
-            for item, value in zip(items, values, strict=True):
-                copy.write_row((project, item, 1, value))
-        seconds = time.perf_counter() - started
-        cursor.execute("DROP TABLE bench_copy_limit")
-    return seconds
-
-
-SCRATCH = [
-    ("with curation_itemhash's five indexes",
-     "CREATE TABLE bench_copy_limit (LIKE curation_itemhash INCLUDING IDENTITY "
-     "INCLUDING INDEXES)"),
-    ("with those indexes and its two deferred foreign keys",
-     "CREATE TABLE bench_copy_limit (LIKE curation_itemhash INCLUDING IDENTITY "
-     "INCLUDING INDEXES, FOREIGN KEY (item_id) REFERENCES curation_item (id) DEFERRABLE "
-     "INITIALLY DEFERRED, FOREIGN KEY (project_id) REFERENCES curation_project (id) "
-     "DEFERRABLE INITIALLY DEFERRED)"),
-]  # fmt: skip
-
-
 def part_leakage(args) -> None:
-    from django.db import connection
+    from curation.models import TextHashBlock
 
     started = time.perf_counter()
     project = build_leak(args.train, args.test)
     print(f"\n== Leakage: {args.train:,} train vs {args.test:,} test (project {project.slug}, "
           f"ready in {time.perf_counter() - started:.0f} s), the job in this process")  # fmt: skip
     clear_leak(project)
-    result = run_leak(project, analyze=not args.as_is)
+    result = run_leak(project)
     run, total = result["run"], result["total"]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM curation_itemhash WHERE project_id = %s",
-                       [project.pk])  # fmt: skip
-        hashes = cursor.fetchone()[0]
-    print(f"leakage job: {run.status} in {total:.1f} s; {hashes:,} rows in curation_itemhash; "
+    blocks = TextHashBlock.objects.filter(project=project)
+    print(f"leakage job: {run.status} in {total:.1f} s (CPU: {result['cpu']:.1f} s here, "
+          f"{result['server']:.1f} s in its PostgreSQL backend); {blocks.count()} hash blocks; "
           f"counts {run.counts}")  # fmt: skip
     for name, seconds in result["phases"].items():
         print(f"  {name:<44} {seconds:7.1f} s")
@@ -519,17 +479,9 @@ def part_leakage(args) -> None:
         print(f"  planted {kind:<8} {planted:>6,}, found with the right twin {found:>6,}")
     print(f"  {score['findings']:,} train-vs-test findings, {score['unplanted']} on items "
           "nothing was planted in")  # fmt: skip
-    bare = copy_limit(hashes)
-    copied = result["phases"].get("COPY ItemHash rows", 0.0)
-    print(f"bare binary COPY of {hashes:,} (int8, int8, int2, int8) rows, no index: {bare:.1f} s "
-          f"({hashes / bare:,.0f} rows/s); the job's COPY took {copied:.1f} s "
-          f"({hashes / max(copied, 1e-9):,.0f} rows/s), {copied / bare:.1f} times as long; "
-          f"the whole job {total / bare:.1f} times")  # fmt: skip
-    sample = min(hashes, 1_000_000)
-    for label, like in SCRATCH:
-        seconds = copy_limit(sample, like)
-        print(f"  binary COPY of {sample:,} rows into a table {label}: "
-              f"{sample / seconds:,.0f} rows/s")  # fmt: skip
+    rerun = run_leak(project)
+    print(f"second run (nothing new to hash or sign): {rerun['total']:.1f} s, "
+          f"counts {rerun['run'].counts}")  # fmt: skip
 
 
 def main() -> None:
@@ -538,11 +490,6 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200_000, help="near-duplicate project")
     parser.add_argument("--train", type=int, default=200_000)
     parser.add_argument("--test", type=int, default=20_000)
-    parser.add_argument(
-        "--as-is",
-        action="store_true",
-        help="leakage without the ANALYZE this script adds after hashing",
-    )
     args = parser.parse_args()
     if args.part in ("all", "near") and not os.environ.get("CELERY_BROKER_URL"):
         sys.exit("Set CELERY_BROKER_URL (Redis): the near-duplicate part starts Celery workers.")

@@ -65,4 +65,5 @@ urlpatterns = [
     path("", include("curation.version_api_urls")),
     path("", include("curation.audit_api_urls")),
     path("", include("curation.distribution_api_urls")),
+    path("", include("curation.reference_api_urls")),
 ]

@@ -83,7 +83,10 @@ class Split(models.TextChoices):
 
 
 class Item(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: every index below starts with the project, the unique one too.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     data = models.JSONField(help_text='The text or fields to label, e.g. {"text": "..."}.')
     metadata = models.JSONField(default=dict, blank=True)
@@ -324,24 +327,44 @@ class Finding(models.Model):
         return f"{self.get_kind_display()}: {self.message[:60]}"
 
 
-class ItemSignature(models.Model):
-    """An item's MinHash band keys under one set of parameters, kept so that a later run signs
-    only new items (curation.quality.dedup)."""
+class SignatureBlock(models.Model):
+    """MinHash band keys of a block of items under one set of parameters, kept so that a later
+    run signs only new items (curation.quality.dedup). One row per signed chunk, not per item:
+    a row per item cost an index entry, two foreign-key checks and a rewrite to mark it checked,
+    most of the near-duplicate job's time at a million items. An item deleted or dropped since
+    is left out when the blocks are read."""
 
-    # Covered by the unique constraint and the index below (see ItemHash).
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+", db_index=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     params = models.CharField(max_length=64)  # DedupParams.key()
-    bands = models.BinaryField()  # one 64-bit key per band
-    shingles = models.PositiveIntegerField(default=0)
-    # Set when a run has verified this item's candidate pairs and stored them (with its findings).
+    first_item = models.BigIntegerField()  # the least and greatest id in `items`
+    last_item = models.BigIntegerField()
+    items = models.BinaryField()  # item ids, little-endian int64, ascending
+    bands = models.BinaryField()  # their band keys, little-endian uint64, one row of bands each
+    # Set when a run has verified the candidate pairs of these items and stored them.
     checked = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["item", "params"], name="itemsignature_once")
-        ]
-        indexes = [models.Index(fields=["project", "params"], name="itemsignature_project")]
+        indexes = [models.Index(fields=["project", "params"], name="signatureblock_project")]
+
+
+class TextHashBlock(models.Model):
+    """For a block of items, the hash of each one's normalised text and its distinct word
+    n-gram hashes, kept so that the split leakage job hashes only new items
+    (curation.quality.leakage). One row per block, not a row per n-gram: 70 million ItemHash rows
+    for a million items took minutes to COPY and index; these are read back and joined in numpy.
+    An item deleted, dropped or moved out of the splits since is left out when read."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    params = models.CharField(max_length=64)  # the n-gram hashing and n, leakage.block_key()
+    first_item = models.BigIntegerField()  # the least and greatest id in `items`
+    last_item = models.BigIntegerField()
+    items = models.BinaryField()  # item ids, little-endian int64, ascending
+    exact = models.BinaryField()  # leakage.exact_hash of each, little-endian int64
+    counts = models.BinaryField()  # how many n-gram hashes each has, little-endian int32
+    ngrams = models.BinaryField()  # their distinct n-gram hashes, one item after the other
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "params"], name="texthashblock_project")]
 
 
 class ItemHash(models.Model):

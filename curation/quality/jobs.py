@@ -13,9 +13,10 @@ from collections.abc import Iterator
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Exists, OuterRef
 
 from curation.bulk import bulk_insert
+from curation.exporting.records import fetch_rows
 from curation.extensions import required_fields
 from curation.jobs import JobFailed, Report, job_kind, job_run_complete
 from curation.models import FindingKind, Item, ItemHash, JobRun, Project, Split
@@ -159,148 +160,87 @@ def leakage_hashes_sync(*, project: Project, n: int, report=None) -> int:
     return done
 
 
-# Items of split %s (the later split) whose normalised text equals that of an item of split %s.
-EXACT_SQL = """
-SELECT t.item_id, r.item_id
-FROM curation_itemhash t
-JOIN curation_item ti ON ti.id = t.item_id
-JOIN curation_itemhash r ON r.project_id = t.project_id AND r.kind = 0 AND r.value = t.value
-JOIN curation_item ri ON ri.id = r.item_id
-WHERE t.project_id = %s AND t.kind = 0 AND ti.split = %s AND ri.split = %s
-  AND ti.dropped_at IS NULL AND ri.dropped_at IS NULL AND t.item_id <> r.item_id
-"""
-
-# Pairs (later-split item, earlier-split item) sharing n-grams that are not frequent, with how
-# many they share. Every item's n-grams are distinct, so a value's row count is its document
-# frequency.
-NGRAM_SQL = """
-WITH frequent AS (
-  SELECT value FROM curation_itemhash WHERE project_id = %s AND kind = 1
-  GROUP BY value HAVING count(*) > %s
-)
-SELECT t.item_id, r.item_id, count(*)
-FROM curation_itemhash t
-JOIN curation_item ti ON ti.id = t.item_id
-JOIN curation_itemhash r ON r.project_id = t.project_id AND r.kind = 1 AND r.value = t.value
-JOIN curation_item ri ON ri.id = r.item_id
-WHERE t.project_id = %s AND t.kind = 1 AND ti.split = %s AND ri.split = %s
-  AND ti.dropped_at IS NULL AND ri.dropped_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM frequent f WHERE f.value = t.value)
-GROUP BY t.item_id, r.item_id
-HAVING count(*) >= %s
-"""
-
-# The matched n-gram values of the given later-split items, for the share of tokens covered.
-MATCHED_SQL = """
-SELECT t.item_id, t.value
-FROM curation_itemhash t
-WHERE t.item_id = ANY(%s) AND t.kind = 1
-  AND EXISTS (
-    SELECT 1 FROM curation_itemhash r JOIN curation_item ri ON ri.id = r.item_id
-    WHERE r.project_id = t.project_id AND r.kind = 1 AND r.value = t.value
-      AND ri.split = %s AND ri.dropped_at IS NULL)
-"""
-
-
-def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _matched(later: list[int], earlier_split: str) -> dict[int, set[int]]:
-    """{later item: its n-gram values also found in `earlier_split`}."""
-    found: dict[int, set[int]] = defaultdict(set)
-    for start in range(0, len(later), 500):
-        ids = later[start : start + 500]
-        if connection.vendor == "postgresql":
-            rows = _fetch(MATCHED_SQL, [ids, earlier_split])
-        else:  # SQLite has no arrays: one placeholder per id
-            marks = ", ".join(["%s"] * len(ids))
-            sql = MATCHED_SQL.replace("= ANY(%s)", f"IN ({marks})")
-            rows = _fetch(sql, [*ids, earlier_split])
-        for item_id, value in rows:
-            found[item_id].add(value)
-    return found
-
-
-def _ngram_counts(item_ids: list[int]) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for start in range(0, len(item_ids), 5000):
-        rows = ItemHash.objects.filter(item_id__in=item_ids[start : start + 5000],
-                                       kind=ItemHash.Kind.NGRAM).order_by()  # fmt: skip
-        for item_id, n in rows.values_list("item_id").annotate(n=Count("pk")):
-            counts[item_id] = n
-    return counts
-
-
 def near_leaks(project: Project, threshold: float) -> dict[tuple[str, str], dict]:
     """{(earlier split, later split): {later item: {twin: jaccard}}}: pairs of items in two
     different splits whose word shingles have an exact Jaccard of at least `threshold`, found
     with the near-duplicate job's MinHash signatures (items without one are signed first)."""
-    from curation.models import ItemSignature
     from curation.quality import dedup, near_duplicates
 
     params = near_duplicates.dedup_params(near_duplicates.DEFAULTS)
     key = params.key()
-    unsigned = near_duplicates._unsigned(project, key).exclude(split=Split.UNASSIGNED)
-    ids = list(unsigned.order_by("pk").values_list("pk", flat=True))
+    in_splits = _live_items(project).exclude(split=Split.UNASSIGNED)
+    ids = near_duplicates.unsigned_ids(project, key, in_splits).tolist()
     for start in range(0, len(ids), CHUNK):
         with transaction.atomic():
             chunk = ids[start : start + CHUNK]
-            near_duplicates.sign_items(project, Item.objects.filter(pk__in=chunk), params)
-    signed = ItemSignature.objects.filter(
-        project=project, params=key, item__dropped_at__isnull=True
-    ).exclude(item__split=Split.UNASSIGNED)
-    rows = list(signed.order_by("item_id").values_list("item_id", "item__split", "bands"))
+            items = in_splits.filter(pk__gte=chunk[0], pk__lte=chunk[-1])
+            near_duplicates.sign_items(project, items, params)
+    rows = fetch_rows(in_splits.order_by("pk").values_list("pk", "split"))
     if not rows:
         return {}
-    order = {name: n for n, name in enumerate(["train", "dev", "test"])}
-    split_of = {pk: split for pk, split, _ in rows}
-    keys = np.frombuffer(b"".join(bytes(blob) for _, _, blob in rows), dtype="<u8")
-    found_ids = np.asarray([pk for pk, _, _ in rows], dtype=np.int64)
-    candidates = dedup.candidate_pairs(found_ids, keys.reshape(len(rows), params.bands),
-                                       max_bucket=params.max_bucket)  # fmt: skip
-    across = [(a, b) for a, b in candidates.tolist() if split_of[a] != split_of[b]]
-    sets = near_duplicates.shingle_sets(project, {i for pair in across for i in pair}, params)
+    order = {"train": 0, "dev": 1, "test": 2}
+    wanted = np.array([pk for pk, _ in rows], dtype=np.int64)
+    codes = np.array([order[split] for _, split in rows], dtype=np.int8)
+    found_ids, keys, _, _ = near_duplicates.signatures_read(project, key, params.bands, wanted)
+    candidates = dedup.candidate_pairs(found_ids, keys, max_bucket=params.max_bucket)
+    del keys
+    split_of = codes[np.searchsorted(wanted, candidates)]
+    across = candidates[split_of[:, 0] != split_of[:, 1]]
+    found, hashes, sizes = near_duplicates.candidate_hashes(
+        project, dedup.sorted_distinct(across), params
+    )
+    across = across[near_duplicates.member(found, across).all(axis=1)]
+    verified = dedup.verify_hashes(across, found, hashes, sizes, threshold)
+    involved = sorted({i for a, b, _ in verified for i in (a, b)})
+    code_of = dict(zip(involved, codes[np.searchsorted(wanted, involved)].tolist(), strict=True))
+    names = ["train", "dev", "test"]
     leaks: dict = defaultdict(lambda: defaultdict(dict))
-    for a, b, jaccard in dedup.verify(across, sets, threshold):
-        earlier, later = sorted((a, b), key=lambda i: order[split_of[i]])
-        pair = (split_of[earlier], split_of[later])
+    for a, b, jaccard in verified:
+        earlier, later = sorted((a, b), key=lambda i: code_of[i])
+        pair = (names[code_of[earlier]], names[code_of[later]])
         leaks[pair][later][earlier] = jaccard
     return leaks
 
 
-def _leaks(project: Project, params: dict, earlier: str, later: str, near: dict) -> dict:
+def _cutoff(project: Project, params: dict, documents: int) -> int:
+    max_df = params["max_df"]
+    return max(params["min_df_count"], int(max_df * documents) if max_df < 1 else int(max_df))
+
+
+def _leaks(corpus, params: dict, earlier: str, later: str, near: dict) -> dict:
     """{later item: {"exact": [twins], "ngram": {twin: shared}, "near": {twin: jaccard}}} for
     one pair of splits."""
     leaks: dict[int, dict] = defaultdict(lambda: {"exact": [], "ngram": {}, "near": {}})
     for item_id, twins in near.get((earlier, later), {}).items():
         leaks[item_id]["near"] = twins
-    for item_id, twin in _fetch(EXACT_SQL, [project.pk, later, earlier]):
-        leaks[item_id]["exact"].append(twin)
-    documents = _live_items(project).exclude(split=Split.UNASSIGNED).count()
-    max_df = params["max_df"]
-    cutoff = max(params["min_df_count"], int(max_df * documents) if max_df < 1 else int(max_df))
-    ngram_params = [project.pk, cutoff, project.pk, later, earlier, params["min_shared"]]
-    for item_id, twin, shared in _fetch(NGRAM_SQL, ngram_params):
-        leaks[item_id]["ngram"][twin] = shared
+    ids = corpus.ids.tolist()
+    for item, twin in corpus.exact_pairs(earlier, later):
+        leaks[ids[item]]["exact"].append(ids[twin])
+    cutoff = _cutoff(corpus.project, params, len(ids))
+    for item, twin, shared in corpus.ngram_pairs(earlier, later, cutoff, params["min_shared"]):
+        leaks[ids[item]]["ngram"][ids[twin]] = shared
     return leaks
 
 
 @job_kind(LEAKAGE)
 def leakage_job(run: JobRun, report: Report) -> dict:
+    from curation.quality import near_duplicates, text_hashes
+
     project, params = run.project, run.params
     todo = _live_items(project).exclude(split=Split.UNASSIGNED).count() or 1
-    hashed = leakage_hashes_sync(project=project, n=params["n"],
-                                 report=lambda done, c: report(0.5 * done / todo, c))  # fmt: skip
+    hashed = text_hashes.text_hashes_sync(
+        project=project, n=params["n"], report=lambda done, c: report(0.4 * done / todo, c),
+        sign=near_duplicates.dedup_params(near_duplicates.DEFAULTS),
+    )  # fmt: skip
     near = near_leaks(project, params["near_threshold"])
+    report(0.7, {"hashed": hashed})
+    corpus = text_hashes.Corpus(project, params["n"])
     drafts, per_pair = [], {}
     for number, (earlier, later) in enumerate(leakage.SPLIT_PAIRS):
-        leaks = _leaks(project, params, earlier, later, near)
+        leaks = _leaks(corpus, params, earlier, later, near)
         per_pair[f"{earlier}_vs_{later}"] = len(leaks)
-        drafts += _leak_drafts(project, params, earlier, later, leaks)
-        report(0.5 + 0.15 * (number + 1), {"hashed": hashed, **per_pair})
+        drafts += _leak_drafts(project, corpus, params, earlier, later, leaks)
+        report(0.7 + 0.1 * (number + 1), {"hashed": hashed, **per_pair})
     counts = {"hashed": hashed, "leaked": len(drafts), **per_pair}
     with transaction.atomic():
         # Only the split pairs' findings: an external reference set's are another job's.
@@ -312,12 +252,15 @@ def leakage_job(run: JobRun, report: Report) -> dict:
     return counts
 
 
-def _leak_drafts(project, params, earlier: str, later: str, leaks: dict) -> list[Draft]:
+def _leak_drafts(project, corpus, params, earlier: str, later: str, leaks: dict) -> list[Draft]:
     if not leaks:
         return []
     ids = sorted(leaks)
-    totals = _ngram_counts(ids)
-    matched = _matched([i for i in ids if leaks[i]["ngram"]], earlier)
+    at = np.searchsorted(corpus.ids, ids)
+    totals = dict(zip(ids, corpus.totals[at].tolist(), strict=True))
+    position = dict(zip(ids, at.tolist(), strict=True))
+    by_position = corpus.matched(earlier, [position[i] for i in ids if leaks[i]["ngram"]])
+    matched = {item_id: by_position.get(position[item_id], set()) for item_id in ids}
     fields = required_fields(project)
     texts = dict(Item.objects.filter(pk__in=ids).values_list("pk", "data"))
     drafts = []
@@ -325,7 +268,8 @@ def _leak_drafts(project, params, earlier: str, later: str, leaks: dict) -> list
         found = leaks[item_id]
         text = item_text(texts[item_id], fields)
         twins = sorted(found["ngram"].items(), key=lambda kv: (-kv[1], kv[0]))
-        share = leakage.covered_token_share(text, matched.get(item_id, set()), n=params["n"])
+        windows, _ = leakage.window_hashes([text], params["n"])
+        share = leakage.window_coverage(windows, matched[item_id], params["n"])
         exact = sorted(found["exact"])
         near = sorted(found["near"].items(), key=lambda kv: (-kv[1], kv[0]))
         coverage = 1.0 if exact else max([share] + [j for _, j in near])

@@ -22,13 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
 
 from curation.jobs import JobFailed, Report, job_kind, job_run_complete
 from curation.models import (
     FindingKind,
     Item,
-    ItemSignature,
     JobRun,
     Project,
     ReferenceSet,
@@ -192,37 +190,27 @@ def ngram_twins(project: Project, refs: References, cutoff: int) -> tuple[dict, 
     return shared, matched, int((df > cutoff).sum())
 
 
-def _unsigned_training(project: Project, key: str):
-    signed = ItemSignature.objects.filter(item=OuterRef("pk"), params=key)
-    return Item.objects.filter(project=project, dropped_at__isnull=True,
-                               split__in=TRAINING).filter(~Exists(signed))  # fmt: skip
+def _training(project: Project):
+    return Item.objects.filter(project=project, dropped_at__isnull=True, split__in=TRAINING)
 
 
 def _training_band_keys(project: Project, params: dedup.DedupParams, wanted: np.ndarray):
     """(ids, band keys) of the signed train and dev items sharing a band key with `wanted`;
-    read in chunks, so only those are held."""
-    key = params.key()
-    signed = ItemSignature.objects.filter(
-        project=project, params=key, item__dropped_at__isnull=True, item__split__in=TRAINING
-    ).order_by("item_id")
-    ids, keys, chunk = [], [], []
-
-    def keep(rows):
-        if rows:
-            block = np.frombuffer(b"".join(bytes(blob) for _, blob in rows), dtype="<u8")
-            block = block.reshape(len(rows), params.bands).astype(np.uint64)
-            hit = np.isin(block, wanted).any(axis=1)
-            ids.extend(np.asarray([pk for pk, _ in rows], dtype=np.int64)[hit].tolist())
-            keys.append(block[hit])
-
-    for row in signed.values_list("item_id", "bands").iterator(chunk_size=20_000):
-        chunk.append(row)
-        if len(chunk) == 20_000:
-            keep(chunk)
-            chunk = []
-    keep(chunk)
-    bands = np.vstack(keys) if keys else np.empty((0, params.bands), dtype=np.uint64)
-    return np.asarray(ids, dtype=np.int64), bands
+    read a block at a time, so only those are held."""
+    training = near_duplicates.live_ids(_training(project))
+    ids, keys = [], []
+    for _, block_ids, block_keys, _ in near_duplicates.signature_blocks(
+        project, params.key(), params.bands
+    ):
+        hit = near_duplicates.member(training, block_ids) & np.isin(block_keys, wanted).any(axis=1)
+        ids.append(block_ids[hit])
+        keys.append(block_keys[hit])
+    if not ids:
+        return np.empty(0, np.int64), np.empty((0, params.bands), dtype=np.uint64)
+    ids, keys = np.concatenate(ids), np.vstack(keys)
+    # An item signed in two blocks is read once.
+    ids, first = np.unique(ids, return_index=True)
+    return ids, keys[first]
 
 
 def near_twins(project: Project, refs: References, params: dedup.DedupParams,
@@ -231,11 +219,12 @@ def near_twins(project: Project, refs: References, params: dedup.DedupParams,
     exact Jaccard of at least `threshold` with the text's. Items not yet signed under the
     near-duplicate job's parameters are signed (and kept) first."""
     key = params.key()
-    unsigned = list(_unsigned_training(project, key).order_by("pk").values_list("pk", flat=True))
+    unsigned = near_duplicates.unsigned_ids(project, key, _training(project)).tolist()
     for start in range(0, len(unsigned), CHUNK):
         with transaction.atomic():
-            chunk = Item.objects.filter(pk__in=unsigned[start : start + CHUNK])
-            near_duplicates.sign_items(project, chunk, params)
+            chunk = unsigned[start : start + CHUNK]
+            items = _training(project).filter(pk__gte=chunk[0], pk__lte=chunk[-1])
+            near_duplicates.sign_items(project, items, params)
     wanted = np.unique(refs.bands[refs.bands != 0])
     item_ids, item_bands = _training_band_keys(project, params, wanted)
     if not item_ids.size:

@@ -61,4 +61,13 @@ ROUTES: dict = {
     # page, leads upload and delete. The delete route's `set_id` is a set the matrix makes.
     "curation:reference_sets": [("get", None, REVIEWER_PAGE), ("post", BENCHMARK, LEAD_WRITE)],
     "curation:reference_set_delete": [POST_ONLY, ("post", {}, LEAD_WRITE)],
+    # Their API: the same roles; an upload is 202 with the job that reads it, a delete 204.
+    "api:reference-set-list": [
+        ("get", None, REVIEWERS),
+        ("post", BENCHMARK, S(401, 404, 403, 403, 404, 202)),
+    ],
+    "api:reference-set-detail": [
+        ("get", None, REVIEWERS),
+        ("delete", None, S(401, 404, 403, 403, 404, 204)),
+    ],
 }

@@ -77,3 +77,14 @@ def make_finding(project, kind=FindingKind.ITEM_CHECK, *, item=None, items=(), *
 
 
 make_finding.n = 0
+
+
+def signed_item_ids(project) -> list[int]:
+    """Every item id in the project's signature blocks, repeats kept (an item signed twice
+    appears twice)."""
+    import numpy as np
+
+    from curation.models import SignatureBlock
+
+    blobs = SignatureBlock.objects.filter(project=project).values_list("items", flat=True)
+    return [i for blob in blobs for i in np.frombuffer(bytes(blob), dtype="<i8").tolist()]

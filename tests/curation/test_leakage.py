@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import xxhash
+from hypothesis import given
+from hypothesis import strategies as st
 
 from curation.quality import leakage
 from curation.quality.leakage import (
@@ -236,3 +238,24 @@ def test_full_width_and_accented_text_matches_its_plain_form():
     plain = "Ｃａｆｅ\u0301 " + words("w", 15)
     assert ngram_hashes(plain).tolist() == ngram_hashes("CAFÉ " + words("W", 15)).tolist()
     assert exact_hash(plain) == exact_hash("café " + words("w", 15))
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_the_ascii_way_to_the_exact_hash_gives_the_same_hash(text):
+    expected = xxhash.xxh3_64_intdigest(normalise_exact(text).encode())
+    assert exact_hash(text) % 2**64 == expected
+
+
+def test_window_hashes_follow_the_tokens_whatever_the_script_around_them():
+    """The split job's n-gram hashes: the same 13 tokens hash alike in an ASCII text and in one
+    that needs Unicode tokenising, and a text of fewer than 13 tokens has none."""
+    ascii_text = f"Intro, words! {PASSAGE} -- the end"
+    other = f"Voilà «{PASSAGE.upper()}» fin"
+    hashes, counts = leakage.window_hashes([ascii_text, other, words("short", 12)])
+    assert counts.tolist() == [len(tokens(ascii_text)) - 12, len(tokens(other)) - 12, 0]
+    first, second = hashes[: counts[0]], hashes[counts[0] :]
+    assert len(set(first.tolist()) & set(second.tolist())) == 20 - 12  # the passage's windows
+    share = leakage.window_coverage(second, first, 13)
+    assert share == pytest.approx(20 / len(tokens(other)))
+    values, sizes = leakage.distinct_per_text(*leakage.window_hashes([PASSAGE + " " + PASSAGE]))
+    assert sizes.tolist() == [len(set(values.tolist()))] and len(values) < 40 - 12
