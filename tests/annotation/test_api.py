@@ -550,3 +550,23 @@ def test_removing_a_member_releases_their_leases_and_their_access(team, single, 
     assert (item.lease_count, item.queue_rank) == (0, 2)
     assert client.post(next_url(team.project), {}, format="json").status_code == 404
     assert submit(client, item_id, {"label": "billing"}).status_code == 404
+
+
+def test_the_written_out_answers_match_the_documented_serializers(team, single, api_for):
+    """next's and submit's bodies are built by hand for speed; they must stay what the OpenAPI
+    schema's serializers say."""
+    from annotation import serializers as s
+
+    client = api_for(team.annotator)
+    taken = take(client, team.project)
+    lease = Lease.objects.select_related("item").get(annotator=team.annotator)
+    assert taken["item"] == dict(s.LabelingItemSerializer(lease.item).data)
+    assert taken["lease"] == dict(s.LeaseSerializer(lease).data)
+    answer = submit(client, lease.item_id, {"label": "billing"}, seconds_spent=2).json()
+    stored = Annotation.objects.select_related("annotator").get(annotator=team.annotator)
+    expected = dict(s.AnnotationSerializer(stored).data)
+    assert set(answer) == set(expected)
+    assert {k: v for k, v in answer.items() if not k.endswith("_at")} == {
+        k: v for k, v in expected.items() if not k.endswith("_at")
+    }
+    assert all(answer[k][:19] == expected[k][:19] for k in ("created_at", "updated_at"))

@@ -100,6 +100,7 @@ REVIEWED_SQL = {
     ("annotation/fastpath.py", "own_rows"): "a constant, parameters",
     ("annotation/fastpath.py", "annotation_store"): "a constant with ranks, parameters",
     ("annotation/selectors.py", "labeling_progress"): "a constant, parameters",
+    ("adjudication/services.py", "agreement_mark_stale"): "a constant, parameters",
     ("curation/health.py", "_database_ok"): "SELECT 1",
     ("curation/importing/pipeline.py", "_present"): "column is 'external_id' or 'content_hash'",
     ("curation/importing/writers.py", "CopyWriter._open"): "COPY into Item's quoted table",
