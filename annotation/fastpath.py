@@ -12,10 +12,11 @@ from django.db import connection
 
 from annotation.assignment import FULL, STARTED
 from annotation.models import Annotation, Lease
+from curation import rows
 from curation.models import Item
 
-_ITEM_COLUMNS = [field.column for field in Item._meta.concrete_fields]
-_ITEM_SELECT = ", ".join(f"it.{column}" for column in _ITEM_COLUMNS)
+_ITEM_SELECT = rows.columns(Item, "it")
+_ITEM_WIDTH = rows.width(Item)
 
 _EXPIRED = """
     SELECT EXISTS (SELECT 1 FROM annotation_lease
@@ -98,8 +99,8 @@ def lease_next(*, project, annotator, now, expires, presentation: dict) -> Lease
     if row is None:
         return None
     lease_id, shown, created_at, expires_at = row[:4]
-    item = Item.from_db(connection.alias, None, _item_values(row[4 : 4 + len(_ITEM_COLUMNS)]))
-    counted = row[4 + len(_ITEM_COLUMNS) :]
+    item = rows.instance(Item, row[4 : 4 + _ITEM_WIDTH])
+    counted = row[4 + _ITEM_WIDTH :]
     if counted[0] is not None:  # a new lease: the item's counters as just written
         item.annotation_count, item.lease_count, item.queue_rank = counted
     item.project = project
@@ -114,15 +115,6 @@ def lease_next(*, project, annotator, now, expires, presentation: dict) -> Lease
     )
     lease._state.adding, lease._state.db = False, connection.alias
     return lease
-
-
-_ITEM_CONVERTERS = [getattr(field, "from_db_value", None) for field in Item._meta.concrete_fields]
-
-
-def _item_values(values) -> list:
-    """Raw column values as model fields hold them: JSON columns arrive as text."""
-    return [value if convert is None else convert(value, None, connection)
-            for convert, value in zip(_ITEM_CONVERTERS, values, strict=True)]  # fmt: skip
 
 
 def _json(value):
