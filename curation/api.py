@@ -368,7 +368,23 @@ def _accepted(run: JobRun) -> Response:
     return Response(s.JobRunSerializer(run).data, status=202, headers={"Location": location})
 
 
-class ImportCreateApi(ConcordApi):
+class UploadGuard:
+    """For API views that take a file upload on POST: the declared size is checked first (413,
+    before anything reads the body or signs the caller in), and the body is read through the
+    upload limit from then on, authentication's CSRF check included."""
+
+    def initial(self, request, *args, **kwargs):
+        if request.method == "POST":
+            if declared_too_big(request):
+                raise UploadTooLarge(too_big_message(import_limit()))
+            self.upload_limit = limit_uploads(request._request)
+        try:
+            super().initial(request, *args, **kwargs)
+        except MultiPartParserError:
+            raise MalformedUpload from None
+
+
+class ImportCreateApi(UploadGuard, ConcordApi):
     """Upload a file to import (lead). Checks run in this order: the declared size (413, before
     anything reads the body or signs the caller in), sign-in (401), the project and role (404,
     403), the size actually received (413), the fields (400), an import under way (409)."""
@@ -377,16 +393,6 @@ class ImportCreateApi(ConcordApi):
     project_roles = {"POST": Role.LEAD}
     parser_classes = [UploadParser]
     serializer_class = s.ImportCreateSerializer
-
-    def initial(self, request, *args, **kwargs):
-        if declared_too_big(request):
-            raise UploadTooLarge(too_big_message(import_limit()))
-        # Before authentication: the session's CSRF check may read the body, through this limit.
-        self.upload_limit = limit_uploads(request._request)
-        try:
-            super().initial(request, *args, **kwargs)
-        except MultiPartParserError:
-            raise MalformedUpload from None
 
     @extend_schema(
         summary="Import a file of items (lead)",

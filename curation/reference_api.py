@@ -10,7 +10,6 @@ upload of the project still being read (409). It answers 202 with the job that r
 that job stores the set, or names each problem by line and field, and writes the audit event.
 """
 
-from django.http.multipartparser import MultiPartParserError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -20,12 +19,12 @@ from curation import serializers as s
 from curation.api import (
     ERRORS,
     ConcordApi,
-    MalformedUpload,
+    UploadGuard,
     UploadParser,
     UploadTooLarge,
     _accepted,
 )
-from curation.forms import declared_too_big, import_limit, limit_uploads, too_big_message
+from curation.forms import import_limit, too_big_message
 from curation.models import ReferenceSet, Role
 from curation.permissions import HasProjectRole
 from curation.references import (
@@ -77,7 +76,7 @@ class ReferenceUploadSerializer(s.StrictSerializer):
     )  # fmt: skip
 
 
-class ReferenceSetListCreateApi(ConcordApi):
+class ReferenceSetListCreateApi(UploadGuard, ConcordApi):
     """The project's reference sets, newest first (reviewer, lead); upload a new one (lead)."""
 
     permission_classes = [IsAuthenticated, HasProjectRole]
@@ -89,17 +88,6 @@ class ReferenceSetListCreateApi(ConcordApi):
         if self.request is not None and self.request.method == "POST":
             return [UploadParser()]
         return super().get_parsers()
-
-    def initial(self, request, *args, **kwargs):
-        if request.method == "POST":
-            if declared_too_big(request):
-                raise UploadTooLarge(too_big_message(import_limit()))
-            # Before authentication: the session's CSRF check may read the body, through it.
-            self.upload_limit = limit_uploads(request._request)
-        try:
-            super().initial(request, *args, **kwargs)
-        except MultiPartParserError:
-            raise MalformedUpload from None
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no project

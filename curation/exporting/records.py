@@ -6,12 +6,10 @@ are read in autocommit, each at the moment it is read: an item created during a 
 may or may not appear, and no transaction is held open while a browser downloads.
 """
 
-import gc
 import json
 import queue
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import orjson
 from django.db import connection
@@ -19,6 +17,7 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from orjson import Fragment
 
+from curation.bulk import gc_paused
 from curation.exporting.writers import columns, csv_bytes, jsonl_bytes
 from curation.extensions import enrich_items
 from curation.models import Item, Project
@@ -55,20 +54,6 @@ def _has_huge_float(value) -> bool:
     if kind is list:
         return any(map(_has_huge_float, value))
     return kind is float and abs(value) >= _HUGE
-
-
-@contextmanager
-def _gc_paused():
-    """Pauses the cyclic garbage collector while a chunk is built: its ~100,000 new dicts and
-    lists set off collections that would scan them again and again, nearly halving the
-    throughput. Records hold no cycles, so nothing is left for the collector to find."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def fetch_rows(queryset) -> list[tuple]:
@@ -152,7 +137,7 @@ def export_records(
     tally.setdefault("records", 0)
     after = 0
     while True:
-        with _gc_paused():
+        with gc_paused():
             rows = _item_rows(project, after, chunk_size)
             if not rows:
                 return
