@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import pytest
 
 from config.celery import app as celery_app
-from curation.models import Project, Role
+from curation.importing.files import import_start
+from curation.models import JobRun, Project, Role
+from curation.tasks import job_run_execute
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
 
 
@@ -88,3 +90,26 @@ def jobs_in_process():
 def in_process_jobs():
     with jobs_in_process():
         yield
+
+
+@pytest.fixture
+def run_import(team, settings, tmp_path):
+    """run_import(content, filename, **options) imports the bytes into the team's project (or
+    `project=`) as the lead would, runs the job here and returns the finished JobRun."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+    def run(content: bytes, filename: str = "items.jsonl", *, project=None, **options) -> JobRun:
+        source = tmp_path / "upload"
+        source.write_bytes(content)
+        job = import_start(
+            project=project or team.project,
+            user=team.lead,
+            source=source,
+            filename=filename,
+            options=options,
+        )
+        job_run_execute.run(job.pk)
+        job.refresh_from_db()
+        return job
+
+    return run

@@ -14,7 +14,6 @@ from curation.batches import (
     loose_synthetic_items,
 )
 from curation.importing import pipeline
-from curation.importing.files import import_start
 from curation.jobs import JobFailed
 from curation.models import (
     AuditEvent,
@@ -25,7 +24,6 @@ from curation.models import (
     SyntheticBatch,
     Verdict,
 )
-from curation.tasks import job_run_execute
 from tests.factories import ItemFactory
 
 
@@ -36,24 +34,6 @@ def jsonl(*rows) -> bytes:
 def rows(prefix: str, n: int, source: str = "synthetic") -> list[dict]:
     return [{"id": f"{prefix}-{i}", "text": f"{prefix} text {i}", "source": source}
             for i in range(n)]  # fmt: skip
-
-
-@pytest.fixture
-def run_import(team, settings, tmp_path):
-    """run_import(content, filename) imports the bytes as the team's lead, runs the job here
-    and returns the finished JobRun."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-
-    def run(content: bytes, filename: str = "items.jsonl", **options):
-        source = tmp_path / "upload"
-        source.write_bytes(content)
-        job = import_start(project=team.project, user=team.lead, source=source,
-                           filename=filename, options=options)  # fmt: skip
-        job_run_execute.run(job.pk)
-        job.refresh_from_db()
-        return job
-
-    return run
 
 
 def held(project) -> set[int]:

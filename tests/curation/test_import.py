@@ -51,29 +51,6 @@ def csv_bytes(*rows: list) -> bytes:
 
 
 @pytest.fixture
-def run_import(team, settings, tmp_path):
-    """run_import(content, filename, **options) imports the bytes into the team's project (or
-    `project=`) as the lead would, runs the job here and returns the finished JobRun."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-
-    def run(content: bytes, filename: str = "items.jsonl", *, project=None, **options) -> JobRun:
-        source = tmp_path / "upload"
-        source.write_bytes(content)
-        job = import_start(
-            project=project or team.project,
-            user=team.lead,
-            source=source,
-            filename=filename,
-            options=options,
-        )
-        job_run_execute.run(job.pk)
-        job.refresh_from_db()
-        return job
-
-    return run
-
-
-@pytest.fixture
 def schema(team):
     return LabelSchema.objects.create(project=team.project, kind="single_choice", config=LABELS)
 

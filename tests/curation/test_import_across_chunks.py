@@ -10,27 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.hashing import text_hash
-from curation.importing.files import import_start
-from curation.models import Item, JobRun, JobStatus
-from curation.tasks import job_run_execute
+from curation.models import Item, JobStatus
 from tests.factories import ProjectFactory
 
 
-@pytest.fixture
-def run_import(team, settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
+@pytest.fixture(autouse=True)
+def _small_chunks(settings):
     settings.IMPORT_CHUNK_ROWS = 3  # every check below crosses chunks
-
-    def run(content: bytes, filename: str = "items.jsonl", *, project=None, **options) -> JobRun:
-        source = tmp_path / "upload"
-        source.write_bytes(content)
-        job = import_start(project=project or team.project, user=team.lead, source=source,
-                           filename=filename, options=options)  # fmt: skip
-        job_run_execute.run(job.pk)
-        job.refresh_from_db()
-        return job
-
-    return run
 
 
 def jsonl(*rows: dict) -> bytes:

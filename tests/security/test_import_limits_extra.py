@@ -10,27 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.importing.files import import_start
-from curation.models import Item, JobRun, JobStatus
-from curation.tasks import job_run_execute
-
-
-@pytest.fixture
-def run_import(team, settings, tmp_path):
-    """run_import(content, filename) imports the bytes into the team's project as its lead,
-    runs the job here and returns the finished run."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-
-    def run(content: bytes, filename: str, **options) -> JobRun:
-        source = tmp_path / "upload"
-        source.write_bytes(content)
-        job = import_start(project=team.project, user=team.lead, source=source,
-                           filename=filename, options=options)  # fmt: skip
-        job_run_execute.run(job.pk)
-        job.refresh_from_db()
-        return job
-
-    return run
+from curation.models import Item, JobStatus
 
 
 def jsonl(*rows: dict) -> bytes:
