@@ -168,6 +168,9 @@ if envbool("BEHIND_TLS_PROXY", False):
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_UPLOAD_BYTES = envint("IMPORT_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 1024)
+# Most bytes one project's files may take under MEDIA_ROOT (uploads being read, exports kept for
+# download); 0 means no quota. See curation/storage.py.
+PROJECT_STORAGE_QUOTA_BYTES = envint("PROJECT_STORAGE_QUOTA_BYTES", 20 * 1024 * 1024 * 1024)
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

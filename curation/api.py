@@ -41,6 +41,7 @@ from curation.services import (
     project_update,
     user_create,
 )
+from curation.storage import StorageQuotaExceeded, declared_upload_size, project_quota
 from curation.views import DOWNLOAD_TYPES, export_file_response
 
 User = get_user_model()
@@ -371,7 +372,10 @@ def _accepted(run: JobRun) -> Response:
 class UploadGuard:
     """For API views that take a file upload on POST: the declared size is checked first (413,
     before anything reads the body or signs the caller in), and the body is read through the
-    upload limit from then on, authentication's CSRF check included."""
+    upload limit from then on, authentication's CSRF check included. Once the project is known
+    (after sign-in and role, so an outsider learns nothing of it) the declared size plus what
+    the project stores is checked against its storage quota (413), and the limit is lowered to
+    the room left. The view calls `refuse_oversize` once it has read the body."""
 
     def initial(self, request, *args, **kwargs):
         if request.method == "POST":
@@ -382,12 +386,27 @@ class UploadGuard:
             super().initial(request, *args, **kwargs)
         except MultiPartParserError:
             raise MalformedUpload from None
+        if request.method == "POST":
+            self.quota = project_quota(project=self.project)
+            if self.quota.refuses(declared_upload_size(request)):
+                raise UploadTooLarge(self.quota.message())
+            self.quota.cap(self.upload_limit)
+
+    def refuse_oversize(self) -> None:
+        """413 when the body read was over the storage quota or the import limit. A signed-in
+        browser's body was read by the CSRF check before the project was known: this is where
+        its size meets the quota, before anything is stored."""
+        if self.quota.refuses(self.upload_limit.received):
+            raise UploadTooLarge(self.quota.message())
+        if self.upload_limit.exceeded:
+            raise UploadTooLarge(too_big_message(import_limit()))
 
 
 class ImportCreateApi(UploadGuard, ConcordApi):
     """Upload a file to import (lead). Checks run in this order: the declared size (413, before
     anything reads the body or signs the caller in), sign-in (401), the project and role (404,
-    403), the size actually received (413), the fields (400), an import under way (409)."""
+    403), the declared size against the project's storage quota (413), the size actually
+    received (413), the fields (400), an import under way (409)."""
 
     permission_classes = [IsAuthenticated, HasProjectRole]
     project_roles = {"POST": Role.LEAD}
@@ -406,8 +425,7 @@ class ImportCreateApi(UploadGuard, ConcordApi):
     )
     def post(self, request, slug):
         data = request.data
-        if self.upload_limit.exceeded:
-            raise UploadTooLarge(too_big_message(import_limit()))
+        self.refuse_oversize()
         serializer = s.ImportCreateSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
@@ -419,6 +437,8 @@ class ImportCreateApi(UploadGuard, ConcordApi):
                 filename=upload.name,
                 options=serializer.options(),
             )
+        except StorageQuotaExceeded as exc:  # another upload of the project got there first
+            raise UploadTooLarge(exc.reason) from None
         except ImportBusy as busy:
             body = {"detail": str(busy), "job": s.JobRunSerializer(busy.run).data}
             return Response(body, status=status.HTTP_409_CONFLICT)

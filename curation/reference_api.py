@@ -5,9 +5,10 @@ against the training data): list, upload and delete, with the page's permissions
 Reviewers and leads list and read; leads upload and delete. The project is reached through
 `HasProjectRole` (404 for non-members, 403 below the role) and a set through its project
 (AUTHZ-1). An upload is checked as an import is: the declared size first (413, before the body
-is read), then sign-in, project and role, the size received (413), the fields (400) and an
-upload of the project still being read (409). It answers 202 with the job that reads the file;
-that job stores the set, or names each problem by line and field, and writes the audit event.
+is read), then sign-in, project and role, the declared size against the project's storage quota
+(413), the size received (413), the fields (400) and an upload of the project still being read
+(409). It answers 202 with the job that reads the file; that job stores the set, or names each
+problem by line and field, and writes the audit event.
 """
 
 from drf_spectacular.utils import extend_schema
@@ -16,15 +17,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from curation import serializers as s
-from curation.api import (
-    ERRORS,
-    ConcordApi,
-    UploadGuard,
-    UploadParser,
-    UploadTooLarge,
-    _accepted,
-)
-from curation.forms import import_limit, too_big_message
+from curation.api import ERRORS, ConcordApi, UploadGuard, UploadParser, _accepted
 from curation.models import ReferenceSet, Role
 from curation.permissions import HasProjectRole
 from curation.references import (
@@ -115,9 +108,8 @@ class ReferenceSetListCreateApi(UploadGuard, ConcordApi):
         },
     )
     def post(self, request, slug):
-        body = request.data  # read here, through the limit
-        if self.upload_limit.exceeded:
-            raise UploadTooLarge(too_big_message(import_limit()))
+        body = request.data  # read here, through the limits
+        self.refuse_oversize()
         data = self.validated(ReferenceUploadSerializer, body)
         upload = data["file"]
         try:

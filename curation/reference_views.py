@@ -4,8 +4,9 @@ data, delete a set.
 
 Reviewers read the page; leads upload, check and delete. The project is reached through
 `project_for_member` and a set through its project (AUTHZ-1). An upload is measured before it
-is read and refused with 413 over the import limit (IMP-7); its file is stored under a
-server-made name and read by a job (IMP-8), whose page names each problem by line and field.
+is read and refused with 413 over the import limit or the project's storage quota (IMP-7);
+its file is stored under a server-made name and read by a job (IMP-8), whose page names each
+problem by line and field.
 """
 
 from django import forms
@@ -40,6 +41,7 @@ from curation.references import (
     reference_upload_start,
     reference_uploads,
 )
+from curation.storage import declared_upload_size, project_quota
 from curation.views import _job_report, _job_started, _redirect
 
 RECENT_UPLOADS = 5
@@ -110,25 +112,33 @@ def _page(request, project: Project, form=None, status: int = 200, **extra):
 @login_required
 def reference_sets(request, slug):
     """The project's reference sets (reviewers read) and the upload of a new one (lead). An
-    upload over the limit gets 413 unread."""
+    upload over the import limit or the project's storage quota gets 413 unread, or stopped as
+    it streams in."""
     if request.method == "GET":
         project = project_for_member(user=request.user, slug=slug, role=Role.REVIEWER)
         return _page(request, project)
     project = project_for_member(user=request.user, slug=slug, role=Role.LEAD)
     if declared_too_big(request):
         return _too_big(request, project)
+    quota = project_quota(project=project)
+    if quota.refuses(declared_upload_size(request)):
+        return _too_big(request, project, quota.message())
     limit = limit_uploads(request)
+    quota.cap(limit)
     try:
-        request.FILES  # noqa: B018 - reads the body here, through the limit
+        request.FILES  # noqa: B018 - reads the body here, through the limits
     except MultiPartParserError:
         raise BadRequest("The upload is not valid multipart/form-data.") from None
+    if quota.refuses(limit.received):
+        return _too_big(request, project, quota.message())
     if limit.exceeded:
         return _too_big(request, project)
     return _upload(request, project)
 
 
-def _too_big(request, project: Project):
-    return _page(request, project, status=413, too_big=too_big_message(import_limit()))
+def _too_big(request, project: Project, message: str = ""):
+    message = message or too_big_message(import_limit())
+    return _page(request, project, status=413, too_big=message)
 
 
 @csrf_protect

@@ -43,6 +43,7 @@ from curation.models import (
 )
 from curation.quality.leakage import exact_hash, normalise_exact
 from curation.services import audit
+from curation.storage import StorageQuotaExceeded, project_quota, source_size
 
 KIND = "reference_import"
 FORMATS = ("jsonl", "csv", "json", "parquet")
@@ -124,7 +125,9 @@ def reference_upload_start(
     queues the job that reads it into a new reference set; the job starts after commit.
 
     Raises ValidationError naming `format` when the format cannot be told or is not one a
-    reference set takes, and ReferenceBusy when another upload of the project is being read.
+    reference set takes, StorageQuotaExceeded (naming `file`) when the copy would take the
+    project past its storage quota, and ReferenceBusy when another upload of the project is
+    being read.
     """
     filename = display_name(filename)
     try:
@@ -133,6 +136,9 @@ def reference_upload_start(
         raise ValidationError({"format": str(exc)}) from None
     if fmt not in FORMATS:
         raise ValidationError({"format": "Use JSON Lines, CSV, a JSON array or Parquet."})
+    quota = project_quota(project=project)  # the stored copy counts until the job reads it
+    if quota.refuses(source_size(source)):
+        raise StorageQuotaExceeded(quota.message())
     upload_dir().mkdir(parents=True, exist_ok=True)
     stored = uuid.uuid4().hex
     target = upload_path(stored)
@@ -144,6 +150,9 @@ def reference_upload_start(
         else:
             for block in source.chunks():
                 out.write(block)
+    if quota.refuses(target.stat().st_size):
+        target.unlink(missing_ok=True)
+        raise StorageQuotaExceeded(quota.message())
     params = {"name": (name.strip() or filename)[:200], "filename": filename, "format": fmt,
               "stored_name": stored, "text_field": text_field.strip() or "text",
               "id_field": id_field.strip()}  # fmt: skip

@@ -49,6 +49,7 @@ from curation.hashing import item_text
 from curation.importing.files import ImportBusy, import_start
 from curation.jobs import job_run_live, job_run_start
 from curation.models import AuditKind, JobRun, Project, Role, Split
+from curation.storage import StorageQuotaExceeded, declared_upload_size, project_quota
 
 RECENT_JOBS = 10
 
@@ -358,8 +359,8 @@ def _import_page(request, project: Project, form: ImportForm, status: int = 200,
     return render(request, template, context, status=status)
 
 
-def _too_big(request, project: Project):
-    message = too_big_message(import_limit())
+def _too_big(request, project: Project, message: str = ""):
+    message = message or too_big_message(import_limit())
     return _import_page(request, project, ImportForm(), status=413, too_big=message)
 
 
@@ -367,17 +368,24 @@ def _too_big(request, project: Project):
 @require_http_methods(["GET", "POST"])
 @login_required
 def import_items(request, slug):
-    """Upload a file and start its import job (lead). Over-limit uploads get 413 unread."""
+    """Upload a file and start its import job (lead). Uploads over the import limit or the
+    project's storage quota get 413 unread, or stopped as they stream in."""
     project = project_for_member(user=request.user, slug=slug, role=Role.LEAD)
     if request.method == "GET":
         return _import_page(request, project, ImportForm())
     if declared_too_big(request):
         return _too_big(request, project)
+    quota = project_quota(project=project)
+    if quota.refuses(declared_upload_size(request)):
+        return _too_big(request, project, quota.message())
     limit = limit_uploads(request)
+    quota.cap(limit)
     try:
-        request.FILES  # noqa: B018 - reads the body here, through the limit
+        request.FILES  # noqa: B018 - reads the body here, through the limits
     except MultiPartParserError:
         raise BadRequest("The upload is not valid multipart/form-data.") from None
+    if quota.refuses(limit.received):
+        return _too_big(request, project, quota.message())
     if limit.exceeded:
         return _too_big(request, project)
     return _import_submit(request, project)
@@ -397,6 +405,8 @@ def _import_submit(request, project: Project):
                 filename=upload.name,
                 options=form.options(),
             )
+        except StorageQuotaExceeded as exc:  # another upload of the project got there first
+            return _too_big(request, project, exc.reason)
         except ValidationError as exc:
             add_service_errors(form, exc)
         except ImportBusy as exc:

@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from curation.exporting.records import FORMATS, MODES, export_records, prefetched
 from curation.exporting.writers import write_export
-from curation.jobs import Report, job_kind, job_run_complete, job_run_start
+from curation.jobs import JobFailed, Report, job_kind, job_run_complete, job_run_start
 from curation.models import ACTIVE_JOB_STATUSES, AuditKind, Item, JobRun, JobStatus, Project
 from curation.services import audit
+from curation.storage import ProjectQuota, project_quota
 
 KIND = "export"
 FORMAT_NAMES = {"jsonl": "JSON Lines", "csv": "CSV", "parquet": "Parquet"}
@@ -73,7 +74,9 @@ def export_job(run: JobRun, report: Report) -> dict:
     The file is written under a temporary name and renamed when complete, so a cancelled or
     failed run leaves no partial file behind. Items are read in autocommit chunks (no long
     transaction; each chunk renews the lease); a rerun rewrites the same file (idempotent).
-    Before starting it sweeps expired exports, so retention holds without a scheduler.
+    Before starting it sweeps expired exports, so retention holds without a scheduler. A file
+    that grows past the room left in the project's storage quota fails the run naming the
+    quota, and is deleted (IMP-7).
     """
     exports_sweep()
     fmt, mode = run.params["format"], run.params["mode"]
@@ -81,6 +84,7 @@ def export_job(run: JobRun, report: Report) -> dict:
     partial = target.with_name(target.name + _PARTIAL)
     total = Item.objects.filter(project=run.project).count()
     counts = {"items": 0, "records": 0}
+    quota = project_quota(project=run.project, excluding=run)
 
     def chunks():
         records = export_records(run.project, mode, counts=counts, raw_json=fmt == "jsonl")
@@ -90,11 +94,13 @@ def export_job(run: JobRun, report: Report) -> dict:
             records = prefetched(records)
         for chunk in records:
             yield chunk
+            _check_room(partial, quota)  # the chunk before this one is written by now
             report(0.99 * counts["items"] / total if total else 0.0, dict(counts))
 
     export_dir().mkdir(parents=True, exist_ok=True)
     try:
         write_export(chunks(), partial, fmt=fmt, mode=mode)
+        _check_room(partial, quota)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -104,6 +110,11 @@ def export_job(run: JobRun, report: Report) -> dict:
                f"{FORMAT_NAMES[fmt]}.")  # fmt: skip
     job_run_complete(run=run, counts=counts, message=message)
     return counts
+
+
+def _check_room(path: Path, quota: ProjectQuota) -> None:
+    if quota.limit and quota.refuses(path.stat().st_size):
+        raise JobFailed(quota.message("The export"))
 
 
 def exports_sweep(now: datetime | None = None) -> int:

@@ -12,6 +12,7 @@ from django.db import transaction
 from curation.importing.readers import UnreadableFile, format_for
 from curation.jobs import job_run_start
 from curation.models import ACTIVE_JOB_STATUSES, JobRun, Project
+from curation.storage import StorageQuotaExceeded, project_quota, source_size
 
 _KEEP_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".json", ".parquet", ".pq", ".gz")
 # An upload no import run names yet may be one whose run is about to be committed: it is kept
@@ -78,14 +79,20 @@ def uploads_sweep() -> int:
 def import_start(*, project: Project, user, source, filename: str, options: dict) -> JobRun:
     """Stores the upload (a file object or a path) and queues its import job.
 
-    Raises ValidationError naming `file` or `format` for what can be told at once, and
-    ImportBusy when the project already has an import under way. The job starts after commit.
+    Raises ValidationError naming `file` or `format` for what can be told at once (the file:
+    StorageQuotaExceeded, when it would take the project past its storage quota; nothing is
+    kept), and ImportBusy when the project already has an import under way. The job starts
+    after commit.
     """
     filename = display_name(filename)
     try:
         fmt = format_for(filename, options.get("format", ""))
     except UnreadableFile as exc:
         raise ValidationError({"format": str(exc)}) from None
+    # The quota counts this copy too, from the page, the API or `manage.py import_items` (IMP-7).
+    quota = project_quota(project=project)
+    if quota.refuses(source_size(source)):
+        raise StorageQuotaExceeded(quota.message())
     upload_dir().mkdir(parents=True, exist_ok=True)
     stored = _stored_name(filename)
     target = upload_path(stored)
@@ -99,6 +106,9 @@ def import_start(*, project: Project, user, source, filename: str, options: dict
                 else iter(lambda: source.read(1 << 20), b"")
             ):
                 out.write(chunk)
+    if quota.refuses(target.stat().st_size):  # a source whose size was not known beforehand
+        target.unlink(missing_ok=True)
+        raise StorageQuotaExceeded(quota.message())
     params = {**options, "format": fmt, "filename": filename, "stored_name": stored}
     with transaction.atomic():
         run = job_run_start(project=project, kind="import", user=user, params=params)
