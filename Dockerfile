@@ -35,4 +35,4 @@ RUN mkdir -p /data/media && chown -R concord:concord /data
 
 USER 10001:10001
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000"]
+CMD ["gunicorn", "config.wsgi", "-c", "python:config.gunicorn", "--bind", "0.0.0.0:8000"]

@@ -1,0 +1,18 @@
+"""gunicorn's settings for Concord: `gunicorn config.wsgi -c python:config.gunicorn`.
+
+Threaded workers (gthread). A slow request, such as an upload of hundreds of megabytes streaming
+in or a lead's dashboard being rendered, holds one thread instead of a whole worker process, so
+annotators' calls keep being served beside it; with sync workers, three slow clients stall
+every other request. Each thread keeps its own database connection: workers x threads
+connections in all. Two threads, not more: on two cores, more threads per process only queue for
+the interpreter lock inside the request (the labeling benchmark's server times grow), while a
+second thread is enough to keep a slow request from stalling its process.
+
+Options on the command line or in GUNICORN_CMD_ARGS override these.
+"""
+
+import os
+
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
