@@ -83,9 +83,8 @@ class Annotator(Person):
     def run(self):
         slug, args = self.run_.slug, self.run_.args
         self.run_.barrier.wait()
-        for i in range(args.iterations):
-            if i:
-                time.sleep(self.rng.uniform(*args.think))
+        for _ in range(args.iterations):
+            time.sleep(self.rng.uniform(*args.think))  # the first call too: no herd at the start
             status, data = self.call("next", "POST", f"/api/projects/{slug}/next/", {})
             if status != 200:
                 break
@@ -154,6 +153,9 @@ class Importer(Person):
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
                    "Content-Length": str(size)}  # fmt: skip
         self.run_.barrier.wait()
+        # The lead adds a batch once people are at work, as in practice: the import's window
+        # then holds labeling at its usual pace, not the server's first requests.
+        time.sleep(self.run_.args.import_after)
         self.upload_wall = time.time()
         path = f"/api/projects/{self.run_.slug}/imports/"
         status, data = self.call("import upload", "POST", path, body(), headers)
@@ -197,11 +199,13 @@ class LogTail(threading.Thread):
         self.path, self.lines, self.stopping = path, [], threading.Event()
 
     def run(self):
+        partial = ""  # a line gunicorn is still writing: kept until its newline arrives
         with open(self.path) as fh:
             while True:
                 stopping = self.stopping.is_set()
                 now = time.time()
-                self.lines += [(now, line.split()) for line in fh.readlines() if line.strip()]
+                *whole, partial = (partial + fh.read()).split("\n")
+                self.lines += [(now, line.split()) for line in whole if line.strip()]
                 if stopping:
                     return
                 self.stopping.wait(0.25)

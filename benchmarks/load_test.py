@@ -10,16 +10,17 @@ The database is the script's own (its name starts with concord_load): it is drop
 migrated at each start. The project (slug `load`): N items by COPY, three annotators per item, a
 single-choice schema, and `--seeded-reviews` items already labeled three different ways by three
 other accounts, so reviewers have work from the first second (more appears as annotators
-complete items). gunicorn (sync workers, production settings) and `celery worker --concurrency 1`
+complete items). gunicorn (production settings and the image's worker model from
+config/gunicorn.py: three gthread workers of four threads) and `celery worker --concurrency 1`
 are started on the same database and a Redis database of their own, which is emptied first.
 
 At the start signal: each annotator thread runs `--iterations` next -> submit cycles with a think
 time before every call; reviewer threads take the next waiting review and decide it; the lead
-reloads the dashboard page every few seconds and uploads a JSON Lines file of `--import-items`
-items through the import API, then follows its job until done. Prints per endpoint the count,
-client and server (gunicorn's access log) p50/p95/p99 and statuses, the labeling calls made
-while the import ran, throughput, CPU by process group, and the database checks. Exits 1 when a
-check fails or any request got an unexpected answer.
+reloads the dashboard page every few seconds and, `--import-after` seconds in, uploads a JSON
+Lines file of `--import-items` items through the import API, then follows its job until done.
+Prints per endpoint the count, client and server (gunicorn's access log) p50/p95/p99 and
+statuses, the labeling calls made while the import ran, throughput, CPU by process group, and
+the database checks. Exits 1 when a check fails or any request got an unexpected answer.
 """
 
 import argparse
@@ -50,6 +51,7 @@ from benchmarks._load import (  # noqa: E402
     Run,
     start_worker,
 )
+from config import gunicorn as gunicorn_config  # noqa: E402
 
 OVERLAP = 3
 IMPORT_SOURCE = "load-import"
@@ -179,10 +181,15 @@ def main() -> None:
     parser.add_argument("--think", type=float, nargs=2, default=[0.5, 1.5], metavar=("MIN", "MAX"),
                         help="seconds before each call, uniform")  # fmt: skip
     parser.add_argument("--dashboard-every", type=float, default=3.0, help="seconds")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--worker-class", default=gunicorn_config.worker_class,
+                        choices=["sync", "gthread"])  # fmt: skip
+    parser.add_argument("--threads", type=int, default=gunicorn_config.threads,
+                        help="threads per gthread worker")  # fmt: skip
+    parser.add_argument("--import-after", type=float, default=5.0,
+                        help="seconds after the start before the lead uploads")  # fmt: skip
     parser.add_argument("--import-timeout", type=float, default=900, help="seconds")
     args = parser.parse_args()
-    args.worker_class, args.threads = "sync", 1  # read by labeling_bench.start_server
     args.loadavg_before = Path("/proc/loadavg").read_text().split()[:3]
 
     with tempfile.TemporaryDirectory(prefix="concord-load-") as tmp:
@@ -288,7 +295,8 @@ def report(args, project, figures, annotators, reviewers, dashboard, importer) -
     job = JobRun.objects.filter(pk=(importer.job or {}).get("id")).first()
     window = (importer.upload_wall or 0, job.finished_at.timestamp() if job and job.finished_at
               else float("inf"))  # fmt: skip
-    print(f"\ngunicorn: {args.workers} sync workers; Celery: 1 worker, concurrency 1; "
+    print(f"\ngunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads; "
+          "Celery: 1 worker, concurrency 1; "
           f"{args.annotators} annotators x {args.iterations} iterations, {args.reviewers} "
           f"reviewers, dashboard every {args.dashboard_every:g} s; think time uniform "
           f"{args.think[0]:g}-{args.think[1]:g} s before each call")  # fmt: skip
