@@ -2,7 +2,7 @@
 gunicorn on 127.0.0.1, on a project of 100,000 items that already holds 300,000 annotations.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/concord python benchmarks/labeling_bench.py
-    python benchmarks/labeling_bench.py --clients 20 --submits 200 --workers 3 --worker-class sync
+    python benchmarks/labeling_bench.py --worker-class sync --threads 1   # sync workers instead
     python benchmarks/labeling_bench.py --take-next    # one call per item: submit leases the next
 
 The project (slug bench-label-<N>) is built once with COPY and reused by later runs: five
@@ -33,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from config import gunicorn as gunicorn_config  # noqa: E402 - the image's worker model
+
 LABELS = ["billing", "technical", "account", "shipping", "feedback"]
 OVERLAP = 5
 ANNOTATORS = 60
@@ -426,8 +428,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--submits", type=int, default=200, help="per client")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (as in Docker)")
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
-    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument("--worker-class", default=gunicorn_config.worker_class,
+                        choices=["sync", "gthread"])  # fmt: skip
+    parser.add_argument("--threads", type=int, default=gunicorn_config.threads,
+                        help="threads per gthread worker")  # fmt: skip
     parser.add_argument("--page-rounds", type=int, default=200)
     parser.add_argument("--take-next", action="store_true",
                         help="submit with take_next: one call per item instead of two")  # fmt: skip
