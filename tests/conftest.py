@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
+from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
 from curation.importing.files import import_start
@@ -59,6 +60,26 @@ def team(db) -> Team:
     ItemFactory.create_batch(5, project=project)
     ItemFactory.create_batch(2, project=other)
     return Team(project, other, lead, reviewer, annotators, outsider, other_lead)
+
+
+@pytest.fixture
+def api_for():
+    """An API client signed in (by session) as the given user; None for anonymous."""
+
+    def sign_in(user):
+        client = APIClient()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploads and exports under this test's own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

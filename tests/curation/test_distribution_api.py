@@ -8,7 +8,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.test import APIClient
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency
 
@@ -20,17 +19,6 @@ from curation.models import (
     VersionRecord,
 )
 from tests.factories import ItemFactory
-
-
-@pytest.fixture
-def api_for():
-    def sign_in(user):
-        client = APIClient()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return sign_in
 
 
 def url(name: str, team, **kwargs) -> str:

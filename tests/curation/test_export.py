@@ -389,12 +389,6 @@ def test_pandas_reads_the_jsonl_and_parquet_exports(labelled, team, tmp_path):
 # --- the export job, its file and retention ---------------------------------------------------
 
 
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
 def run_export(team, fmt="jsonl", mode="final") -> JobRun:
     run = export_start(project=team.project, user=team.lead, fmt=fmt, mode=mode)
     job_run_execute.run(run.pk)

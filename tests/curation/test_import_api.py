@@ -23,23 +23,6 @@ def url(name: str, **kwargs) -> str:
 
 
 @pytest.fixture
-def api_for():
-    def sign_in(user):
-        client = APIClient()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return sign_in
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
 def run_jobs(django_capture_on_commit_callbacks, media):
     """Within `with run_jobs():` jobs dispatched on commit run in this process at the end."""
     previous = celery_app.conf.task_always_eager

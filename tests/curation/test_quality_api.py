@@ -3,23 +3,11 @@ cancelling job runs. Who may do what is in tests/authz_routes/curation_quality.p
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from curation.models import FindingKind, FindingStatus, JobRun, JobStatus, Split
 from tests.conftest import jobs_in_process
 from tests.curation.quality_support import PROBE, make_finding, probe_job
 from tests.factories import ItemFactory
-
-
-@pytest.fixture
-def api_for():
-    def sign_in(user):
-        client = APIClient()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return sign_in
 
 
 @pytest.fixture

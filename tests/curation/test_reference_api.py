@@ -4,7 +4,6 @@ do what is in tests/authz_routes/curation_quality.py."""
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from curation.models import (
     AuditEvent,
@@ -20,23 +19,6 @@ from curation.references import upload_dir
 
 GOOD = (b'{"id": "q-1", "text": "What is the capital of France?"}\n'
         b'{"id": "q-2", "text": "Name the largest planet."}\n')  # fmt: skip
-
-
-@pytest.fixture
-def api_for():
-    def sign_in(user):
-        client = APIClient()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return sign_in
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

@@ -43,12 +43,6 @@ def words(prefix: str, count: int) -> str:
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
 def run_jobs(django_capture_on_commit_callbacks, in_process_jobs, media):
     """Within `with run_jobs():` jobs dispatched on commit run when the block ends."""
     return lambda: django_capture_on_commit_callbacks(execute=True)

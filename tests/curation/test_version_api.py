@@ -7,7 +7,6 @@ import zipfile
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from curation.models import DatasetVersion, JobStatus
 from curation.versions import card_revision, version_zip_file
@@ -17,17 +16,6 @@ from tests.curation.test_versions import freeze, hand_built
 
 # Fixtures shared with test_versions.
 labelled, two_versions = shared.labelled, shared.two_versions
-
-
-@pytest.fixture
-def api_for():
-    def sign_in(user):
-        client = APIClient()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return sign_in
 
 
 def url(name, **kwargs):

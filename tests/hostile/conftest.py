@@ -7,11 +7,5 @@ from tests.hostile.project import Hostile, build_hostile_project, run_jobs_on_co
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
 def hostile(team, media, in_process_jobs, django_capture_on_commit_callbacks) -> Hostile:
     return build_hostile_project(team, jobs=run_jobs_on_commit(django_capture_on_commit_callbacks))

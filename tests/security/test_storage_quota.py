@@ -47,12 +47,6 @@ def jsonl(size: int, text: str = "Card charged twice") -> bytes:
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
 def quota(media):
     with override_settings(PROJECT_STORAGE_QUOTA_BYTES=QUOTA):
         yield QUOTA
