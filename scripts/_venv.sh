@@ -12,7 +12,8 @@ fi
 stamp=".venv/.installed${EXTRAS:-}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "Installing dependencies into .venv ..."
-  .venv/bin/python -m pip install --quiet --upgrade pip
+  # setuptools too: the one venv bundles (65.5 on Python 3.11) has known advisories (PROC-1).
+  .venv/bin/python -m pip install --quiet --upgrade pip "setuptools>=78.1.1"
   .venv/bin/python -m pip install --quiet -e ".${EXTRAS:-}"
   touch "$stamp"
 fi
