@@ -12,8 +12,7 @@ problem by line and field.
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import BadRequest, ValidationError
-from django.http.multipartparser import MultiPartParserError
+from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -22,10 +21,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from curation.access import has_role, project_for_member
 from curation.forms import (
     add_service_errors,
-    declared_too_big,
     human_bytes,
     import_limit,
-    limit_uploads,
     too_big_message,
 )
 from curation.models import ACTIVE_JOB_STATUSES, Project, Role
@@ -41,8 +38,7 @@ from curation.references import (
     reference_upload_start,
     reference_uploads,
 )
-from curation.storage import declared_upload_size, project_quota
-from curation.views import _job_report, _job_started, _redirect
+from curation.views import _job_report, _job_started, _redirect, upload_refusal
 
 RECENT_UPLOADS = 5
 FORMATS = [
@@ -118,27 +114,9 @@ def reference_sets(request, slug):
         project = project_for_member(user=request.user, slug=slug, role=Role.REVIEWER)
         return _page(request, project)
     project = project_for_member(user=request.user, slug=slug, role=Role.LEAD)
-    if declared_too_big(request):
-        return _too_big(request, project)
-    quota = project_quota(project=project)
-    if quota.refuses(declared_upload_size(request)):
-        return _too_big(request, project, quota.message())
-    limit = limit_uploads(request)
-    quota.cap(limit)
-    try:
-        request.FILES  # noqa: B018 - reads the body here, through the limits
-    except MultiPartParserError:
-        raise BadRequest("The upload is not valid multipart/form-data.") from None
-    if quota.refuses(limit.received):
-        return _too_big(request, project, quota.message())
-    if limit.exceeded:
-        return _too_big(request, project)
+    if refused := upload_refusal(request, project):
+        return _page(request, project, status=413, too_big=refused)
     return _upload(request, project)
-
-
-def _too_big(request, project: Project, message: str = ""):
-    message = message or too_big_message(import_limit())
-    return _page(request, project, status=413, too_big=message)
 
 
 @csrf_protect

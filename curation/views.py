@@ -359,9 +359,30 @@ def _import_page(request, project: Project, form: ImportForm, status: int = 200,
     return render(request, template, context, status=status)
 
 
-def _too_big(request, project: Project, message: str = ""):
-    message = message or too_big_message(import_limit())
+def _too_big(request, project: Project, message: str):
     return _import_page(request, project, ImportForm(), status=413, too_big=message)
+
+
+def upload_refusal(request, project: Project) -> str | None:
+    """Reads an upload page's body through the import limit and the project's storage quota
+    (IMP-7). Returns the message of a 413 when it is over either (before the body is read when
+    the declared size tells, else once it has streamed in up to the limit), None otherwise."""
+    if declared_too_big(request):
+        return too_big_message(import_limit())
+    quota = project_quota(project=project)
+    if quota.refuses(declared_upload_size(request)):
+        return quota.message()
+    limit = limit_uploads(request)
+    quota.cap(limit)
+    try:
+        request.FILES  # noqa: B018 - reads the body here, through the limits
+    except MultiPartParserError:
+        raise BadRequest("The upload is not valid multipart/form-data.") from None
+    if quota.refuses(limit.received):
+        return quota.message()
+    if limit.exceeded:
+        return too_big_message(import_limit())
+    return None
 
 
 @csrf_exempt  # the body is measured before anything reads it; CSRF is checked right after
@@ -373,21 +394,8 @@ def import_items(request, slug):
     project = project_for_member(user=request.user, slug=slug, role=Role.LEAD)
     if request.method == "GET":
         return _import_page(request, project, ImportForm())
-    if declared_too_big(request):
-        return _too_big(request, project)
-    quota = project_quota(project=project)
-    if quota.refuses(declared_upload_size(request)):
-        return _too_big(request, project, quota.message())
-    limit = limit_uploads(request)
-    quota.cap(limit)
-    try:
-        request.FILES  # noqa: B018 - reads the body here, through the limits
-    except MultiPartParserError:
-        raise BadRequest("The upload is not valid multipart/form-data.") from None
-    if quota.refuses(limit.received):
-        return _too_big(request, project, quota.message())
-    if limit.exceeded:
-        return _too_big(request, project)
+    if refused := upload_refusal(request, project):
+        return _too_big(request, project, refused)
     return _import_submit(request, project)
 
 
