@@ -30,7 +30,7 @@ class AnnotationImport:
         self.added_members: list[str] = []
         self.count = 0
 
-    def check(self, value) -> list[Problem]:
+    def check(self, value, data: dict) -> list[Problem]:
         if not isinstance(value, list):
             return [Problem(FIELD, "bad_annotations", f"field `{FIELD}` must be a list of "
                             '{"annotator": ..., "value": {...}} objects.')]  # fmt: skip
@@ -52,7 +52,9 @@ class AnnotationImport:
                 problems.append(Problem(field, "repeated_annotator", f"field `{field}`: {name!r} "
                                         "appears twice for this item."))  # fmt: skip
             seen.add(name)
-            for sub, message in value_problems(self.kind, self.config, entry.get("value")):
+            # Against the item's data too: spans must lie within its text (as when labeled).
+            found = value_problems(self.kind, self.config, entry.get("value"), data=data)
+            for sub, message in found:
                 field = f"{FIELD}[{i}].value" + (f".{sub}" if sub else "")
                 problems.append(Problem(field, "bad_value", f"field `{field}`: {message}"))
         return problems

@@ -23,8 +23,9 @@ class Problem:
 class ImportSession(Protocol):
     """One import's view of an extension: created per run, fed row by row, then written."""
 
-    def check(self, value: Any) -> list[Problem]:
-        """Problems with the row's value for this extension's field (empty when it is fine)."""
+    def check(self, value: Any, data: dict) -> list[Problem]:
+        """Problems with the row's value for this extension's field (empty when it is fine);
+        `data` is the row's item data, for values that must fit it (spans within the text)."""
 
     def write(self, rows: list[tuple[int, Any]]) -> None:
         """Stores the values of rows that landed, as (item id, value), inside the import's

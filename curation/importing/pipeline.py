@@ -91,7 +91,7 @@ class _Checker:
                 continue
             problems = []
             for name, value in row.extras.items():
-                problems += self.sessions[name].check(value)
+                problems += self.sessions[name].check(value, row.data)
             built.append((row, problems))
         return self._against_project(self._unique_ids(built))
 

@@ -556,6 +556,24 @@ def test_text_and_span_offsets_round_trip_exactly(run_import, team, fmt, texts, 
         assert item.data["text"][span["start"] : span["end"]] == covered
 
 
+def test_a_span_past_the_end_of_its_text_is_named_by_line_and_nothing_lands(run_import):
+    """Imported spans are checked against their item's text, as when an annotator marks them."""
+    project = ProjectFactory()
+    config = {"labels": [{"value": "PER"}, {"value": "LOC"}]}
+    LabelSchema.objects.create(project=project, kind="spans", config=config)
+    inside = {"spans": [{"start": 0, "end": 3, "label": "PER"}]}
+    past = {"spans": [{"start": 13, "end": 40, "label": "LOC"}]}
+    text = "Ada lives in Paris."
+    rows = [{"id": key, "text": text, "annotations": [{"annotator": "anna_1", "value": value}]}
+            for key, value in (("a", inside), ("b", past))]  # fmt: skip
+    run = run_import(jsonl(*rows), "items.jsonl", project=project)
+    assert run.status == JobStatus.FAILED
+    [error] = run.errors
+    assert error["line"] == 2 and error["field"] == "annotations[0].value.spans[0].end"
+    assert "past the end of the text (19 characters" in error["message"]
+    assert not Item.objects.filter(project=project).exists()
+
+
 # --- idempotent (IMP-6) ---------------------------------------------------------------------
 
 
