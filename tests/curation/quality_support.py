@@ -5,8 +5,9 @@ from contextlib import contextmanager
 
 from curation import jobs
 from curation.hashing import item_text
-from curation.models import Finding, FindingKind
+from curation.models import Finding, FindingKind, ReferenceSet, ReferenceText
 from curation.quality.findings import Draft, findings_replace
+from curation.quality.leakage import exact_hash
 from curation.quality.registry import QUALITY_JOBS, QualityJob, register_quality_job
 
 PROBE = "quality_probe"
@@ -88,3 +89,14 @@ def signed_item_ids(project) -> list[int]:
 
     blobs = SignatureBlock.objects.filter(project=project).values_list("items", flat=True)
     return [i for blob in blobs for i in np.frombuffer(bytes(blob), dtype="<i8").tolist()]
+
+
+def make_set(project, texts: dict[str, str], name="Bench") -> ReferenceSet:
+    """A reference set of `texts` (external id -> text), stored as its upload job would."""
+    found = ReferenceSet.objects.create(project=project, name=name, filename="bench.jsonl",
+                                        text_field="text", count=len(texts))  # fmt: skip
+    ReferenceText.objects.bulk_create(
+        ReferenceText(reference_set=found, external_id=key, text=text, exact=exact_hash(text))
+        for key, text in texts.items()
+    )
+    return found

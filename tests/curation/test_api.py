@@ -19,19 +19,6 @@ from tests.conftest import PERSONAS
 from tests.factories import PASSWORD, ItemFactory, MembershipFactory, ProjectFactory, UserFactory
 
 
-@pytest.fixture
-def api_for():
-    """api_for(user) is an APIClient signed in with a session as `user` (None = anonymous)."""
-
-    def sign_in(user):
-        client = APIClient()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return sign_in
-
-
 def url(name: str, **kwargs) -> str:
     return reverse(f"api:{name}", kwargs=kwargs)
 

@@ -9,7 +9,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from curation.forms import THRESHOLD_FIELDS
 from curation.importing.files import import_start
@@ -248,16 +247,6 @@ class TestPage:
 
 
 # --- the API ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def api_for():
-    def sign_in(user):
-        client = APIClient()
-        client.force_login(user)
-        return client
-
-    return sign_in
 
 
 def api_errors(response) -> dict:

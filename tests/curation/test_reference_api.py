@@ -14,8 +14,8 @@ from curation.models import (
     ReferenceSet,
     ReferenceText,
 )
-from curation.quality.leakage import exact_hash
 from curation.references import upload_dir
+from tests.curation.quality_support import make_set
 
 GOOD = (b'{"id": "q-1", "text": "What is the capital of France?"}\n'
         b'{"id": "q-2", "text": "Name the largest planet."}\n')  # fmt: skip
@@ -34,16 +34,6 @@ def url(name, project, **kwargs):
 def upload(client, project, content, filename="bench.jsonl", **fields):
     data = {"file": SimpleUploadedFile(filename, content), **fields}
     return client.post(url("reference-set-list", project), data, format="multipart")
-
-
-def make_set(project, texts: dict[str, str], name="Bench") -> ReferenceSet:
-    found = ReferenceSet.objects.create(project=project, name=name, filename="bench.jsonl",
-                                        text_field="text", count=len(texts))  # fmt: skip
-    ReferenceText.objects.bulk_create(
-        ReferenceText(reference_set=found, external_id=key, text=text, exact=exact_hash(text))
-        for key, text in texts.items()
-    )
-    return found
 
 
 def test_an_upload_is_202_with_the_job_that_stores_the_set_and_audits_it(team, api_for, run_jobs):

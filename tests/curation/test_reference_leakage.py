@@ -28,6 +28,7 @@ from curation.quality.leakage import exact_hash
 from curation.quality.registry import quality_job_start
 from curation.references import reference_upload_start, upload_dir
 from tests.conftest import jobs_in_process
+from tests.curation.quality_support import make_set
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -80,16 +81,6 @@ def upload(client, project, content, filename="bench.jsonl", extra=None, **field
 
 def latest_upload(project):
     return project.job_runs.filter(kind="reference_import").latest("id")
-
-
-def make_set(project, texts: dict[str, str], name="Bench") -> ReferenceSet:
-    found = ReferenceSet.objects.create(project=project, name=name, filename="bench.jsonl",
-                                        text_field="text", count=len(texts))  # fmt: skip
-    ReferenceText.objects.bulk_create(
-        ReferenceText(reference_set=found, external_id=key, text=text, exact=exact_hash(text))
-        for key, text in texts.items()
-    )
-    return found
 
 
 def lead_of(project):
