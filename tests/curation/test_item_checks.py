@@ -433,6 +433,8 @@ ADVERSARIAL = {
 def test_every_rule_runs_in_linear_time_on_100_kb(name):
     text = ADVERSARIAL[name]
     assert len(text) >= 100_000
-    started = time.perf_counter()
+    # CPU time, with room for a loaded CI machine under coverage: it took about 0.1 s alone,
+    # and backtracking that grows with the square of 100 KB would take minutes.
+    started = time.process_time()
     check_item({"text": text}, text)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 2.0
