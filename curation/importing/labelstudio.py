@@ -1,8 +1,15 @@
 """Label Studio task JSON → Concord rows (pure). Label Studio exports a JSON array of tasks:
 {"id", "data": {...}, "annotations": [{"completed_by", "result": [...], "was_cancelled"}],
 "predictions": [{"result": [...], "score"}]}. Results of type choices, labels, rating and
-pairwise become Concord values; cancelled annotations are left out."""
+pairwise become Concord values; cancelled annotations are left out.
 
+Label Studio counts span offsets in UTF-16 code units (JavaScript's string indices), Concord in
+code points, as Python does: after an emoji or any other character outside the Basic Multilingual
+Plane the two differ, so offsets are converted against the task's `data["text"]`. A span whose
+`text` shows its offsets were already code points (written by a script, say) is kept as given.
+"""
+
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 
 from curation.extensions import Problem
@@ -22,7 +29,34 @@ def _dicts(value) -> list[dict]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _value(results) -> dict | None:
+class _Offsets:
+    """UTF-16 offsets of one text -> code-point offsets."""
+
+    def __init__(self, text: str):
+        self.text = text
+        # ends[i]: the UTF-16 offset where code point i ends (only texts with astral characters).
+        self.ends: list[int] | None = None
+        if len(text.encode("utf-16-le")) != 2 * len(text):
+            ends, at = [], 0
+            for char in text:
+                at += 2 if ord(char) > 0xFFFF else 1
+                ends.append(at)
+            self.ends = ends
+
+    def span(self, body: dict) -> tuple:
+        start, end = body.get("start"), body.get("end")
+        if self.ends is None or not all(type(v) is int and v >= 0 for v in (start, end)):
+            return start, end  # nothing to convert, or left for the schema check to refuse
+        # A start inside a surrogate pair takes in its character, and so does such an end.
+        converted = (bisect_right(self.ends, start), bisect_left(self.ends, end) + 1 if end else 0)
+        selected = body.get("text")
+        as_given_matches = isinstance(selected, str) and self.text[start:end] == selected
+        if as_given_matches and self.text[converted[0] : converted[1]] != selected:
+            return start, end  # already code points
+        return converted
+
+
+def _value(results, offsets: _Offsets | None = None) -> dict | None:
     spans, value = [], None
     for result in _dicts(results):
         kind, body = result.get("type"), result.get("value")
@@ -34,8 +68,9 @@ def _value(results) -> dict | None:
                 value = {"label": choices[0]} if len(choices) == 1 else {"labels": choices}
         elif kind == "labels":
             labels = body.get("labels")
+            start, end = offsets.span(body) if offsets else (body.get("start"), body.get("end"))
             for label in labels if isinstance(labels, list) else []:
-                spans.append({"start": body.get("start"), "end": body.get("end"), "label": label})
+                spans.append({"start": start, "end": end, "label": label})
         elif kind == "rating":
             value = {"rating": body.get("rating")}
         elif kind == "pairwise":
@@ -49,11 +84,13 @@ def _task_row(task: dict) -> dict:
     row = {"id": task.get("id"), "data": task.get("data")}
     if isinstance(task.get("meta"), dict):
         row["metadata"] = task["meta"]
+    text = task["data"].get("text")
+    offsets = _Offsets(text) if isinstance(text, str) else None
     annotations = []
     for annotation in _dicts(task.get("annotations")):
         if annotation.get("was_cancelled"):
             continue
-        value = _value(annotation.get("result"))
+        value = _value(annotation.get("result"), offsets)
         if value is not None:
             annotations.append({"annotator": _annotator(annotation.get("completed_by")),
                                 "value": value})  # fmt: skip

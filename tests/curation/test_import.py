@@ -574,6 +574,26 @@ def test_a_span_past_the_end_of_its_text_is_named_by_line_and_nothing_lands(run_
     assert not Item.objects.filter(project=project).exists()
 
 
+def test_labelstudio_span_offsets_after_an_emoji_land_on_the_same_words(run_import):
+    """Label Studio counts offsets in UTF-16 units, as JavaScript does. Its published case
+    (label-studio issue 1347): in "💩This is an annotation." it exports "annotation" as 13-23,
+    which in code points is 12-22."""
+    project = ProjectFactory()
+    config = {"labels": [{"value": "NOUN"}]}
+    LabelSchema.objects.create(project=project, kind="spans", config=config)
+    span = {"start": 13, "end": 23, "text": "annotation", "labels": ["NOUN"]}
+    result = {"type": "labels", "value": span}
+    tasks = [{"id": 1, "data": {"text": "💩This is an annotation."},
+              "annotations": [{"completed_by": 1, "result": [result]}]}]  # fmt: skip
+    run = run_import(json.dumps(tasks).encode(), "export.json", format="labelstudio",
+                     project=project)  # fmt: skip
+    assert run.status == JobStatus.DONE, run.errors
+    item = Item.objects.get(project=project)
+    [stored] = item.annotations.get().value["spans"]
+    assert (stored["start"], stored["end"]) == (12, 22)
+    assert item.data["text"][stored["start"] : stored["end"]] == "annotation"
+
+
 # --- idempotent (IMP-6) ---------------------------------------------------------------------
 
 

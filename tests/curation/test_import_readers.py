@@ -12,7 +12,14 @@ import pytest
 
 from annotation.schemas import value_problems
 from curation.hashing import content_hash
-from curation.importing.readers import Position, UnreadableFile, format_for, read_records
+from curation.importing.labelstudio import from_labelstudio
+from curation.importing.readers import (
+    Position,
+    Record,
+    UnreadableFile,
+    format_for,
+    read_records,
+)
 from curation.importing.rows import ItemRow, Mapping, build_row
 
 
@@ -687,6 +694,46 @@ def test_labelstudio_malformed_results_are_left_out_not_a_crash(read):
         "data": {"text": "x"},
         "annotations": [{"annotator": "ls-user-None", "value": {"rating": None}}],
     }
+
+
+def ls_spans(text: str, *values: dict) -> list[tuple[int, int]]:
+    """The code-point offsets of Label Studio `labels` results over `text`."""
+    results = [{"type": "labels", "value": {"labels": ["x"], **v}} for v in values]
+    task = {"data": {"text": text}, "annotations": [{"completed_by": 1, "result": results}]}
+    [row] = _task_rows([task])
+    return [(s["start"], s["end"]) for s in row["annotations"][0]["value"]["spans"]]
+
+
+def _task_rows(tasks):
+    return [record.fields for record in from_labelstudio(Record("x", 1, fields=t) for t in tasks)]
+
+
+def test_labelstudio_utf16_offsets_become_code_points():
+    # "😀" is one code point and two UTF-16 units; "é" and "中" one of each.
+    text = "😀 café 中 😀😀 end"
+    assert ls_spans(text, {"start": 3, "end": 7}) == [(2, 6)]  # café
+    assert ls_spans(text, {"start": 8, "end": 9}) == [(7, 8)]  # 中
+    assert ls_spans(text, {"start": 10, "end": 14}) == [(9, 11)]  # 😀😀
+    assert ls_spans(text, {"start": 15, "end": 18}) == [(12, 15)]  # end
+    assert ls_spans(text, {"start": 0, "end": 0}) == [(0, 0)]
+    # An offset inside a surrogate pair takes in the whole character.
+    assert ls_spans(text, {"start": 1, "end": 11}) == [(0, 10)]
+
+
+def test_labelstudio_offsets_already_in_code_points_are_kept_when_the_text_says_so():
+    text = "😀 café"
+    assert ls_spans(text, {"start": 2, "end": 6, "text": "café"}) == [(2, 6)]
+    assert ls_spans(text, {"start": 3, "end": 7, "text": "café"}) == [(2, 6)]
+    # Neither reading matches: the UTF-16 reading, which is what Label Studio writes.
+    assert ls_spans(text, {"start": 3, "end": 7, "text": "tea"}) == [(2, 6)]
+
+
+def test_labelstudio_offsets_of_plain_text_and_bad_offsets_pass_through():
+    assert ls_spans("café au lait", {"start": 5, "end": 7}) == [(5, 7)]
+    # Not numbers, negative, or past the end: left for the schema check to refuse by field.
+    assert ls_spans("😀 x", {"start": "1", "end": None}, {"start": -1, "end": 2}) == [
+        ("1", None), (-1, 2)]  # fmt: skip
+    assert ls_spans("😀 x", {"start": 3, "end": 9}) == [(2, 4)]
 
 
 # --- rows: the field mapping ----------------------------------------------------------------
