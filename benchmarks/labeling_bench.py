@@ -10,8 +10,10 @@ annotators per item, the existing annotations spread at random over the items an
 annotators, so most items are partly labeled and the clients (the first of those annotators) must
 pass over items they did before. Prints client-side latency percentiles of next and submit,
 submits/s, the same requests' time inside gunicorn (its access log), the labeling page's server
-time and size when that page exists, then checks the database: no item over its overlap, no
-(item, annotator) twice, counters equal to the rows, one stored annotation per 201.
+time and size when that page exists, the floor (the same clients sending the server's cheapest
+request, `GET /healthz`, as fast as it answers) and the share of it reached, then checks the
+database: no item over its overlap, no (item, annotator) twice, counters equal to the rows, one
+stored annotation per 201.
 """
 
 import argparse
@@ -232,6 +234,47 @@ class Client(threading.Thread):
             else:
                 self.errors.append(f"submit {status} {data[:200]!r}")
         connection.close()
+
+
+class FloorClient(threading.Thread):
+    """The floor: the same kind of client sending `GET /healthz` (Django answering after one
+    `SELECT 1`), the cheapest request the server has, as fast as it is answered."""
+
+    def __init__(self, port: int, calls: int, barrier):
+        super().__init__()
+        self.port, self.calls, self.barrier = port, calls, barrier
+        self.errors = 0
+
+    def run(self):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        self.barrier.wait()
+        for _ in range(self.calls):
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            self.errors += response.status != 200
+        connection.close()
+
+
+def floor(port: int, server_pid: int, clients: int, calls: int) -> tuple[float, float]:
+    """(requests/s, CPU ms per request of gunicorn and the clients) for `clients` FloorClients
+    of `calls` requests each, against the same server."""
+    barrier = threading.Barrier(clients + 1)
+    threads = [FloorClient(port, calls, barrier) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    workers = _children(server_pid)
+    before = _cpu_seconds(workers) + time.process_time()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - t0
+    if any(t.errors for t in threads):
+        print(f"floor: {sum(t.errors for t in threads)} health checks failed")
+    requests = clients * calls
+    cpu = _cpu_seconds(workers) + time.process_time() - before
+    return requests / seconds, 1000 * cpu / requests
 
 
 def percentiles(values: list[float]) -> str:
@@ -482,15 +525,17 @@ def main() -> None:
             }
             others = _machine_busy_seconds() - before[3] - sum(cpu.values())
             page = label_page(port, slug, clients[0][0], args.page_rounds)
+            # The same clients and server on the cheapest request, for the ratio.
+            floor_rate = floor(port, server.pid, len(clients), 2 * args.submits)
         finally:
             server.terminate()
             server.wait(timeout=30)
         times = server_times(log)
     print(f"other work on the machine during the run: {max(0.0, others) / seconds:.2f} cores")
-    _report(args, project, threads, seconds, times, page, began, cpu)
+    _report(args, project, threads, seconds, times, page, began, cpu, floor_rate)
 
 
-def _report(args, project, threads, seconds, times, page, began, cpu) -> None:
+def _report(args, project, threads, seconds, times, page, began, cpu, floor_rate) -> None:
     from annotation.models import Annotation
 
     created = sum(t.created for t in threads)
@@ -512,6 +557,12 @@ def _report(args, project, threads, seconds, times, page, began, cpu) -> None:
         total = sum(cpu.values()) / created
         print(f"CPU per submit    {shares} ms (next + submit); {1000 * total:.1f} ms in all, "
               f"so 2 cores give at most {2 / total:,.0f} submits/s")  # fmt: skip
+    per_submit = 1 if args.take_next else 2
+    rate, cpu_ms = floor_rate
+    print(f"floor             GET /healthz from the same clients: {rate:,.0f} requests/s "
+          f"({cpu_ms:.2f} ms CPU a request in gunicorn and the clients); at that rate, "
+          f"{per_submit} request(s) a submit would give {rate / per_submit:,.0f} submits/s; "
+          f"this run reached {created / seconds / (rate / per_submit):.2f} of it")  # fmt: skip
     if page is None:
         print("labeling page     not measured: the route annotation:label does not exist yet")
     else:
