@@ -60,6 +60,33 @@ def test_an_item_is_settled_or_queued_when_its_last_annotation_arrives(team, sch
     assert [e.action for e in waiting.events.all()] == [ReviewAction.QUEUED]
 
 
+@pytest.mark.parametrize("rule", ["any_disagreement", "no_majority", "below_threshold"])
+@pytest.mark.parametrize("labels", [["billing"] * 3, ["refund", "billing", "refund"],
+                                    ["refund", "billing", "other"]])  # fmt: skip
+def test_a_submit_that_completes_an_item_settles_it_as_a_full_refresh_would(
+    team, schema, rule, labels
+):
+    """On PostgreSQL the submit that completes an item writes its review in two statements;
+    the review and its event must be the ones the general refresh writes."""
+    ReviewPolicy.objects.create(project=team.project, rule=rule, item_threshold=0.3)
+    item = team.project.items.first()
+    label(item, team.annotators, labels)
+    fields = ("status", "value", "rule", "agreement", "version", "requeued", "rationale")
+
+    def written():
+        review = review_of(item)
+        events = [(e.action, e.before, e.after, e.actor_id, e.note) for e in review.events.all()]
+        return [getattr(review, f) for f in fields], review.waiting_since is None, events
+
+    by_submit = written()
+    Review.objects.filter(item=item).delete()
+    services.reviews_refresh(project=team.project, item_ids=[item.pk])
+    assert written() == by_submit
+    # A second refresh of a complete item that has its review: nothing new is written.
+    services.reviews_refresh(project=team.project, item_ids=[item.pk], complete=True)
+    assert written() == by_submit
+
+
 def test_the_project_rule_decides_what_waits(team, schema):
     ReviewPolicy.objects.create(project=team.project, rule="no_majority")
     majority, split = team.project.items.all()[:2]
