@@ -5,11 +5,11 @@ query. Mode "annotations" gives each item its list of {"annotator", "value", "se
 (curation turns that into one record per annotation). Mode "final" gives each item
 "annotations" ([{"annotator", "value"}], the shape the import reads back), "final" ({"value",
 "rule"}), "agreement" and "n_annotations", decided by `verdict`, a plain function of the
-values' canonical keys.
+values' canonical keys; an item with fewer annotations than the project's overlap has no final
+value yet (rule "incomplete").
 
-Adjudicated decisions do not exist yet: the adjudication app will register its own enricher
-after this one, and since later enrichers win, its "final" (rule "adjudicated") replaces this
-one for the items a reviewer decided.
+The adjudication app registers its own enricher after this one, and since later enrichers win,
+its "final" (settled, decided, gold, awaiting review) replaces this one for the items it knows.
 """
 
 import json
@@ -52,6 +52,9 @@ def canonical(value) -> bytes:
         return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
+INCOMPLETE = "incomplete"  # the final rule of an item with fewer annotations than its overlap
+
+
 def verdict(keys: Sequence) -> tuple[str, int | None, float | None]:
     """(rule, index of the chosen value or None, agreement) for one item's canonical keys.
 
@@ -91,7 +94,8 @@ class _Chunk:
     parsed once, each (annotator, value) pair and each combination of keys built once, and
     records share them: they are read, never changed."""
 
-    def __init__(self):
+    def __init__(self, capacity: int):
+        self.capacity = capacity  # annotators per item: fewer annotations give no final label
         self.values: dict[str, tuple] = {}  # text -> (value, canonical key)
         self.pairs: dict[tuple, dict] = {}  # (annotator, text) -> {"annotator", "value"}
         self.finals: dict[tuple, tuple] = {}  # keys -> ({"value", "rule"}, agreement)
@@ -112,6 +116,8 @@ class _Chunk:
         decided = self.finals.get(keys)
         if decided is None:
             rule, index, agreement = verdict(keys)
+            if 0 < len(keys) < self.capacity:  # the other annotators may still disagree
+                rule, index = INCOMPLETE, None
             final = {"value": None if index is None else pairs[index]["value"], "rule": rule}
             decided = self.finals[keys] = (final, agreement)
         return {"annotations": pairs, "final": decided[0], "agreement": decided[1],
@@ -170,7 +176,8 @@ def enrich(project, item_ids: list[int], mode: str) -> dict[int, dict]:
     if not item_ids:
         return {}
     rows = _rows(project, item_ids)
-    return (_each if mode == "annotations" else _final)(_Chunk(), rows, item_ids)
+    chunk = _Chunk(project.annotators_per_item)
+    return (_each if mode == "annotations" else _final)(chunk, rows, item_ids)
 
 
 enricher = ExportEnricher(name="annotation", enrich=enrich)

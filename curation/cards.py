@@ -35,6 +35,7 @@ RULES = {
     "adjudicated": "a reviewer decided it",
     "gold": "a lead set the known answer",
     "no_majority": "no majority and no decision yet: no label",
+    "incomplete": "fewer annotations than the project asks for: no label yet",
     "awaiting_review": "waiting for a reviewer: no label",
     "unlabeled": "no annotations: no label",
 }

@@ -107,6 +107,25 @@ def test_final_label_rules_and_agreement_per_item(labelled, item, final, agreeme
     assert (record["final"], record["agreement"], record["n_annotations"]) == (final, agreement, n)
 
 
+def test_an_item_short_of_its_annotators_has_no_final_label_yet(team):
+    """Two of the three annotators the project asks for agree: that is not yet unanimous, and
+    a one-annotator item is not a label. Each says it is incomplete and keeps its agreement."""
+    assert team.project.annotators_per_item == 3
+    two = ItemFactory(project=team.project, external_id="two-so-far")
+    one = ItemFactory(project=team.project, external_id="one-so-far")
+    annotate(two, team.annotators[:2], [BILLING, BILLING])
+    annotate(one, team.annotators[:1], [REFUND])
+    records = records_of(team.project)
+    assert [(records[k]["final"], records[k]["agreement"], records[k]["n_annotations"])
+            for k in ("two-so-far", "one-so-far")] == [
+        ({"value": None, "rule": "incomplete"}, 1.0, 2),
+        ({"value": None, "rule": "incomplete"}, None, 1),
+    ]  # fmt: skip
+    annotate(two, team.annotators[2:], [BILLING])
+    assert records_of(team.project)["two-so-far"]["final"] == {"value": BILLING,
+                                                               "rule": "unanimous"}  # fmt: skip
+
+
 def test_rules_on_plain_values():
     """Values are compared as JSON with sorted keys; a tie is no majority."""
     same = [{"label": "a", "span": [1, 2]}, {"span": [1, 2], "label": "a"}]
@@ -176,7 +195,7 @@ def test_paths_in_item_data_are_exported_as_text_and_never_read(team, tmp_path):
 def test_integers_beyond_64_bits_are_exported_exactly(team, tmp_path):
     """orjson cannot hold them; the export falls back to `json` rather than round them."""
     item = ItemFactory(project=team.project, external_id="big", data={"text": "x", "n": 2**70})
-    annotate(item, team.annotators[:1], [{"label": "x", "n": -(2**65)}])
+    annotate(item, team.annotators, [{"label": "x", "n": -(2**65)}] * 3)
     assert records_of(team.project)["big"]["data"]["n"] == 2**70
     lines = export_bytes(team.project, "jsonl").splitlines()
     [big] = [json.loads(line) for line in lines if b'"big"' in line]
