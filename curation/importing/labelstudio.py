@@ -1,7 +1,8 @@
 """Label Studio task JSON → Concord rows (pure). Label Studio exports a JSON array of tasks:
 {"id", "data": {...}, "annotations": [{"completed_by", "result": [...], "was_cancelled"}],
 "predictions": [{"result": [...], "score"}]}. Results of type choices, labels, rating and
-pairwise become Concord values; cancelled annotations are left out.
+pairwise become Concord values; cancelled annotations are left out. An annotation that would
+be kept must name its annotator (`completed_by`), or the task is refused.
 
 Label Studio counts span offsets in UTF-16 code units (JavaScript's string indices), Concord in
 code points, as Python does: after an emoji or any other character outside the Basic Multilingual
@@ -16,11 +17,17 @@ from curation.extensions import Problem
 from curation.importing.readers import Record
 
 
-def _annotator(completed_by) -> str:
+def _annotator(completed_by) -> str | None:
+    """The Concord user name for Label Studio's `completed_by` (a user id, or a user object
+    with "email" and "id"); None when it names nobody."""
     if isinstance(completed_by, dict):
         email = completed_by.get("email")
         name = email.split("@")[0] if isinstance(email, str) else ""
-        return name or f"ls-user-{completed_by.get('id')}"
+        completed_by = completed_by.get("id")
+        if name:
+            return name
+    if completed_by is None or completed_by == "" or isinstance(completed_by, dict | list | bool):
+        return None
     return f"ls-user-{completed_by}"
 
 
@@ -80,20 +87,24 @@ def _value(results, offsets: _Offsets | None = None) -> dict | None:
     return value
 
 
-def _task_row(task: dict) -> dict:
+def _task_row(task: dict) -> dict | Problem:
     row = {"id": task.get("id"), "data": task.get("data")}
     if isinstance(task.get("meta"), dict):
         row["metadata"] = task["meta"]
     text = task["data"].get("text")
     offsets = _Offsets(text) if isinstance(text, str) else None
     annotations = []
-    for annotation in _dicts(task.get("annotations")):
-        if annotation.get("was_cancelled"):
+    entries = task.get("annotations")
+    for i, annotation in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(annotation, dict) or annotation.get("was_cancelled"):
             continue
         value = _value(annotation.get("result"), offsets)
-        if value is not None:
-            annotations.append({"annotator": _annotator(annotation.get("completed_by")),
-                                "value": value})  # fmt: skip
+        if value is None:
+            continue
+        annotator = _annotator(annotation.get("completed_by"))
+        if annotator is None:
+            return _nobody(i)
+        annotations.append({"annotator": annotator, "value": value})
     if annotations:
         row["annotations"] = annotations
     predictions = _dicts(task.get("predictions"))
@@ -107,12 +118,25 @@ def _task_row(task: dict) -> dict:
     return row
 
 
+def _nobody(index: int) -> Problem:
+    # Guessing a user would merge every such annotation into one annotator.
+    field = f"annotations[{index}].completed_by"
+    message = (f'field `{field}`: this Label Studio annotation has no "completed_by", and '
+               "Concord needs to know who gave each label; export the tasks again with their "
+               "annotators, or remove the annotation.")  # fmt: skip
+    return Problem(field, "no_annotator", message)
+
+
 def from_labelstudio(records: Iterable[Record]) -> Iterator[Record]:
     for record in records:
         if record.fields is not None and not isinstance(record.fields.get("data"), dict):
             message = 'is not a Label Studio task: it has no "data" object.'
             yield Record(record.where, record.line, problem=Problem("data", "not_a_task", message))
         elif record.fields is not None:
-            yield Record(record.where, record.line, fields=_task_row(record.fields))
+            row = _task_row(record.fields)
+            if isinstance(row, Problem):
+                yield Record(record.where, record.line, problem=row)
+            else:
+                yield Record(record.where, record.line, fields=row)
         else:
             yield record

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from curation.batches import batch_record_import
-from curation.extensions import IMPORT_EXTENSIONS, Problem
+from curation.extensions import IMPORT_EXTENSIONS, REQUIRED_FIELDS, Problem
 from curation.importing.readers import Limits, Position, Record, UnreadableFile, read_records
 from curation.importing.rows import ItemRow, Mapping, build_row
 from curation.importing.seen import SeenKeys, hex_prefix_keys, repeats
@@ -65,7 +65,8 @@ class _Checker:
 
     def __init__(self, project, tally: Tally, options: ImportOptions):
         self.project, self.tally, self.options = project, tally, options
-        self.mapping = Mapping.from_dict(options.mapping)
+        self.mapping = Mapping.from_dict(options.mapping, needed=_schema_needs(project),
+                                         cells=options.format in _CELL_FORMATS)  # fmt: skip
         self.sessions = {name: ext.start(project) for name, ext in IMPORT_EXTENSIONS.items()}
         # An empty project has nothing to collide with: skip the per-chunk lookups.
         self.last_id_before = (
@@ -177,6 +178,20 @@ class _Checker:
         million distinct texts has a chance of about 3 in 100 million."""
         if not self.options.skip_duplicates:
             self.tally.counts["duplicates_in_file"] = repeats(self.fresh)
+
+
+# Formats whose JSON fields (metadata, prediction, annotations) arrive as JSON text in a cell.
+_CELL_FORMATS = ("csv", "parquet")
+
+
+def _schema_needs(project) -> tuple[str, ...]:
+    """The fields of `data` the project's label schema needs besides the text, as the app that
+    owns schemas answers; none without a schema (then any data will do)."""
+    for ask in REQUIRED_FIELDS:
+        found = ask(project)
+        if found is not None:
+            return tuple(name for name in found if name != "text")
+    return ()
 
 
 def _scalars(counts: dict) -> dict:
@@ -317,7 +332,8 @@ def _finish_or_fail(run: JobRun, tally: Tally, checker: _Checker, options) -> No
             "'skip invalid rows'.",
             errors=tally.errors, error_count=tally.error_count, counts=counts,
         )  # fmt: skip
-    message = f"Imported {counts['items_created']:,} items from {tally.filename}."
+    created = counts["items_created"]
+    message = f"Imported {created:,} {'item' if created == 1 else 'items'} from {tally.filename}."
     detail = {"job": run.pk, **_scalars(counts)}
     batch_record_import(run=run, filename=tally.filename)  # synthetic items: a held batch
     AuditEvent.objects.create(kind=AuditKind.IMPORT_COMMITTED, actor=run.created_by,

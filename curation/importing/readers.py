@@ -211,16 +211,21 @@ def _decode_problem(line: bytes) -> Problem | None:
     return None
 
 
-def _json_problem(line: bytes, exc: Exception) -> Problem:
+def _json_problem(line: bytes, exc: Exception, *, whole_line: bool = True) -> Problem:
+    """The problem of a line (or, with `whole_line` false, of an array element) the parser
+    refused, with the 1-based character column where it stopped."""
     if problem := _decode_problem(line):
         return problem
     if b"\x00" in line:
         return Problem("", "nul_byte", "contains a NUL byte, which cannot be stored.")
-    text = str(exc)
-    if "surrogate" in text:
+    if "surrogate" in str(exc):
         return Problem("", "lone_surrogate", "contains a lone surrogate (\\ud800-\\udfff), "
                        "which is not valid Unicode.")  # fmt: skip
     column = getattr(exc, "colno", None)
+    if whole_line and isinstance(pos := getattr(exc, "pos", None), int):
+        # The parser counts the line's end too: a line cut short fails past its last character,
+        # which it reports as column 1 of the next line.
+        column = min(pos, len(line.decode("utf-8").rstrip("\r\n"))) + 1
     where = f" near column {column}" if column else ""
     return Problem("", "invalid_json", f"is not valid JSON{where}.")
 
@@ -487,7 +492,7 @@ def _element(where: str, line: int, text: str, value, max_fields: int = 0) -> Re
     try:
         value = orjson.loads(text.encode("utf-8", "surrogatepass"))
     except orjson.JSONDecodeError as exc:
-        return Record(where, line, problem=_json_problem(b"", exc))
+        return Record(where, line, problem=_json_problem(b"", exc, whole_line=False))
     if "\\u0000" in text and _has_nul(value):
         return Record(where, line, problem=_nul_problem(value))
     return Record(where, line, fields=value)

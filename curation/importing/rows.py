@@ -12,11 +12,19 @@ SPLITS = ("unassigned", "train", "dev", "test")
 # Fields Concord's own exports derive from labels; importing an export leaves them out.
 DERIVED_KEYS = frozenset({"final", "agreement", "n_annotations", "final_label", "final_rule"})
 _ABSENT = (None, "")
+# Shown with the fields a schema needs when a row has it: the preference page puts data.prompt
+# above the two responses.
+_SHOWN_WITH_NEEDED = ("prompt",)
+_SET_BY_IMPORT = frozenset({"needed", "cells"})
 
 
 @dataclass
 class Mapping:
-    """Which field of a row is what. The defaults fit the common case and Concord's exports."""
+    """Which field of a row is what. The defaults fit the common case and Concord's exports.
+
+    `needed` and `cells` come from the import, not the user: the fields of `data` the project's
+    label schema needs besides the text (a preference's two responses), and whether a string in
+    a JSON field is JSON text (CSV and Parquet cells) rather than a value in its own right."""
 
     text: str = "text"
     data_fields: list[str] = field(default_factory=list)
@@ -27,22 +35,33 @@ class Mapping:
     annotations: str = "annotations"
     prediction: str = "prediction"
     default_source: str = ""
+    needed: tuple[str, ...] = ()
+    cells: bool = True
 
     @classmethod
-    def from_dict(cls, values: dict | None) -> "Mapping":
+    def from_dict(
+        cls, values: dict | None, *, needed: tuple[str, ...] = (), cells: bool = True
+    ) -> "Mapping":
         # An empty string means "the default"; an empty list is kept (no metadata fields).
-        known = {k: v for k, v in (values or {}).items()
-                 if k in cls.__dataclass_fields__ and v is not None and v != ""}  # fmt: skip
-        return cls(**known)
+        known = {k: v for k, v in (values or {}).items() if k in cls.__dataclass_fields__
+                 and k not in _SET_BY_IMPORT and v is not None and v != ""}  # fmt: skip
+        return cls(**known, needed=tuple(needed), cells=cells)
 
     def used(self) -> frozenset[str]:
         fields = {self.text, self.id, self.split, self.source, self.annotations, self.prediction}
-        return frozenset(fields | set(self.data_fields) | {"data", "metadata"} | DERIVED_KEYS)
+        fields |= set(self.data_fields) | set(self.moved)
+        return frozenset(fields | {"data", "metadata"} | DERIVED_KEYS)
 
     def __post_init__(self):
+        # Without chosen data fields, the fields the schema needs (and the prompt shown with
+        # them) go from the row into `data`.
+        self.moved: tuple[str, ...] = ()
+        if self.needed and not self.data_fields:
+            shown = [name for name in _SHOWN_WITH_NEEDED if name not in self.needed]
+            self.moved = (*self.needed, *shown)
         self.used_fields = self.used()
         # The common shape (text in one field, every other field to metadata) has a fast path.
-        self.plain = not self.data_fields and self.metadata_fields is None
+        self.plain = not self.data_fields and self.metadata_fields is None and not self.needed
 
 
 @dataclass(slots=True)
@@ -64,11 +83,15 @@ def _found(fields: dict) -> str:
     return f"(found fields: {names})" if names else "(the row is empty)"
 
 
-def _json_cell(value, name: str, problems: list[Problem]):
-    """CSV cells holding JSON (annotations, prediction, metadata) arrive as strings."""
+def _json_cell(value, name: str, problems: list[Problem], cells: bool = True):
+    """CSV cells holding JSON (annotations, prediction, metadata) arrive as strings. In the
+    JSON formats only a string that opens an object or array is read as JSON; any other is
+    returned as it is, for the field's own check to say what it must be."""
     if isinstance(value, str):
         if not value.strip():
             return None
+        if not cells and not value.lstrip().startswith(("{", "[")):
+            return value
         try:
             return orjson.loads(value)
         except orjson.JSONDecodeError:
@@ -88,6 +111,7 @@ def _data_object(value):
 
 
 def _data(fields: dict, m: Mapping, problems: list[Problem]) -> dict | None:
+    prefix = ""
     if m.data_fields:
         missing = [name for name in m.data_fields if name not in fields]
         if missing:
@@ -96,7 +120,9 @@ def _data(fields: dict, m: Mapping, problems: list[Problem]) -> dict | None:
             return None
         data = {name: fields[name] for name in m.data_fields}
     elif isinstance(whole := _data_object(fields.get("data")), dict):
-        data = whole
+        data, prefix = whole, "data."
+    elif m.moved:
+        data = _with_needed(fields, m)
     elif m.text in fields:
         data = {"text": fields[m.text]}
     else:
@@ -104,16 +130,58 @@ def _data(fields: dict, m: Mapping, problems: list[Problem]) -> dict | None:
         problems.append(Problem(m.text, "missing_text", message))
         return None
     text_key = m.text if m.data_fields else "text"
-    if text_key in data and not isinstance(data[text_key], str):
-        message = f"field `{m.text}` must be text, not {json_kind(data[text_key])}."
-        problems.append(Problem(m.text, "text_not_string", message))
+    if text_key in data:
+        if not isinstance(text := data[text_key], str):
+            message = f"field `{m.text}` must be text, not {json_kind(text)}."
+            problems.append(Problem(m.text, "text_not_string", message))
+        elif not text.strip():
+            problems.append(Problem(m.text, "text_empty", f"field `{m.text}` is empty."))
+    if m.needed:
+        _check_needed(data, prefix, m.needed, problems)
     return data
 
 
+def _with_needed(fields: dict, m: Mapping) -> dict:
+    """The data of a row for a schema that needs fields besides the text: the needed fields and
+    the prompt. A row's text, when it has no prompt, is the prompt: the page shows it above the
+    pair, and the item's duplicate hash then covers the responses too, not the prompt alone.
+    The text is not needed, so an empty cell leaves it out."""
+    data = {}
+    if m.text not in m.moved and fields.get(m.text) not in _ABSENT:
+        data["prompt" if fields.get("prompt") is None else "text"] = fields[m.text]
+    for name in m.moved:
+        if fields.get(name) is not None:
+            data[name] = fields[name]
+    return data
+
+
+def _check_needed(data: dict, prefix: str, needed: tuple[str, ...], problems: list[Problem]):
+    """A problem for each field the schema needs that `data` lacks or leaves blank."""
+    for name in needed:
+        value = data.get(name)
+        if value is None:
+            state, code = "is missing", "missing_field"
+        elif isinstance(value, str) and not value.strip():
+            state, code = "is empty", "field_empty"
+        else:
+            continue
+        where = prefix + name
+        message = (f"field `{where}` {state}: this project's label schema needs {_and(needed)} "
+                   "in every item.")  # fmt: skip
+        problems.append(Problem(where, code, message))
+
+
+def _and(names: tuple[str, ...]) -> str:
+    quoted = [f'"{name}"' for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
 def _metadata(fields: dict, m: Mapping, problems: list[Problem]) -> dict:
-    metadata = _json_cell(fields.get("metadata"), "metadata", problems) or {}
+    metadata = _json_cell(fields.get("metadata"), "metadata", problems, m.cells) or {}
     if not isinstance(metadata, dict):
-        problems.append(Problem("metadata", "not_an_object", "field `metadata` must be an object."))
+        kind = "text" if isinstance(metadata, str) else json_kind(metadata)
+        message = f'field `metadata` must be an object such as {{"channel": "email"}}, not {kind}.'
+        problems.append(Problem("metadata", "not_an_object", message))
         metadata = {}
     if m.metadata_fields is not None:
         extra = {name: fields[name] for name in m.metadata_fields if name in fields}
@@ -135,7 +203,7 @@ def _split(fields: dict, m: Mapping, problems: list[Problem]) -> str:
 
 
 def _prediction(fields: dict, m: Mapping, problems: list[Problem]) -> dict | None:
-    value = _json_cell(fields.get(m.prediction), m.prediction, problems)
+    value = _json_cell(fields.get(m.prediction), m.prediction, problems, m.cells)
     if value is None:
         return None
     if not isinstance(value, dict) or not ({"label", "scores", "score"} & set(value)):
@@ -167,8 +235,8 @@ def _plain_row(where: str, line: int | None, fields: dict, m: Mapping, extension
     metadata object and a short source besides, and nothing else to check. It gives what the
     general path would; any other row returns None and takes the general path."""
     text = fields.get(m.text)
-    if type(text) is not str or "data" in fields:
-        return None
+    if type(text) is not str or not text or text.isspace() or "data" in fields:
+        return None  # an empty text is refused by the general path
     absent = _ABSENT  # an empty CSV cell means the same as a missing field
     if fields.get(m.split) not in absent or fields.get(m.prediction) not in absent:
         return None
@@ -217,7 +285,7 @@ def build_row(where: str, line: int | None, fields: dict, m: Mapping, extension_
     extras = {}
     for name in extension_fields:
         key = m.annotations if name == "annotations" else name
-        value = _json_cell(fields.get(key), key, problems)
+        value = _json_cell(fields.get(key), key, problems, m.cells)
         if value is not None:
             extras[name] = value
     if problems or data is None:

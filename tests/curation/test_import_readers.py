@@ -683,7 +683,10 @@ def test_labelstudio_malformed_results_are_left_out_not_a_crash(read):
                 {"completed_by": 2, "result": [17, {"type": "choices", "value": "x"}]},
                 {"completed_by": 2, "result": [{"type": "labels", "value": {"labels": "verb"}}]},
                 {"completed_by": 3, "result": [{"type": "choices", "value": {"choices": []}}]},
-                {"completed_by": {"email": 5}, "result": [{"type": "rating", "value": {}}]},
+                {
+                    "completed_by": {"id": 8, "email": 5},
+                    "result": [{"type": "rating", "value": {}}],
+                },
             ],
             "predictions": {"not": "a list"},
         }
@@ -692,7 +695,7 @@ def test_labelstudio_malformed_results_are_left_out_not_a_crash(read):
     assert row == {
         "id": None,
         "data": {"text": "x"},
-        "annotations": [{"annotator": "ls-user-None", "value": {"rating": None}}],
+        "annotations": [{"annotator": "ls-user-8", "value": {"rating": None}}],
     }
 
 
@@ -764,7 +767,7 @@ def test_csv_metadata_cell_holding_json_is_parsed():
     assert (problem.field, problem.code, problem.message) == (
         "metadata",
         "not_an_object",
-        "field `metadata` must be an object.",
+        'field `metadata` must be an object such as {"channel": "email"}, not an array.',
     )
 
 
