@@ -25,7 +25,7 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
 from curation import serializers as s
-from curation.access import project_for_member, projects_for
+from curation.access import has_role, project_for_member, projects_for
 from curation.exporting import export_start
 from curation.forms import declared_too_big, import_limit, limit_uploads, too_big_message
 from curation.importing.files import ImportBusy, import_start
@@ -325,17 +325,22 @@ class ItemDetailApi(ConcordApi):
 
 
 class JobRunDetailApi(ConcordApi):
-    """A job run's state, for members of its project only (404 for everyone else)."""
+    """A job run's state, for reviewers and leads of its project: 404 for non-members, 403 for
+    annotators (an import's report quotes the file's annotations)."""
 
     permission_classes = [IsAuthenticated]
     serializer_class = s.JobRunSerializer
 
     @extend_schema(summary="State of a job run", responses={200: s.JobRunSerializer, **ERRORS})
     def get(self, request, job_id):
-        runs = JobRun.objects.filter(project__in=projects_for(user=request.user))
-        run = runs.select_related("project").filter(pk=job_id).first()
-        if run is None:
+        run = JobRun.objects.filter(pk=job_id).first()
+        project = None if run is None else projects_for(user=request.user).filter(
+            pk=run.project_id).first()  # fmt: skip
+        if project is None:
             raise NotFound
+        if not has_role(project, Role.REVIEWER):
+            raise PermissionDenied("This needs the reviewer role in the project.")
+        run.project = project
         return Response(s.JobRunSerializer(run).data)
 
 

@@ -111,7 +111,8 @@ def project_detail(request, slug):
         "is_lead": has_role(project, Role.LEAD),
         "can_export": has_role(project, Role.REVIEWER),
         "members": selectors.project_members(project=project),
-        "jobs": _jobs(project),
+        # Job reports quote imported annotations: none for annotators (blindness).
+        "jobs": _jobs(project) if has_role(project, Role.REVIEWER) else None,
     }
     return render(request, "curation/project_detail.html", context)
 
@@ -261,8 +262,9 @@ def job_start(request, slug):
 @require_GET
 @login_required
 def job_status(request, slug, job_id):
-    """The job's page; for htmx its report (polled on the page) or its row (polled in lists)."""
-    project = project_for_member(user=request.user, slug=slug)
+    """The job's page; for htmx its report (polled on the page) or its row (polled in lists).
+    Reviewers and leads only: an import's report quotes the file's annotations (blindness)."""
+    project = project_for_member(user=request.user, slug=slug, role=Role.REVIEWER)
     job = _project_job(project, job_id)
     context = _job_context(project, job)
     if not request.htmx:
@@ -291,8 +293,8 @@ ERROR_COLUMNS = ("file", "where", "line", "field", "code", "message")
 @require_GET
 @login_required
 def job_errors(request, slug, job_id):
-    """The problems a run kept, as CSV: any member, like the report on the job's page."""
-    project = project_for_member(user=request.user, slug=slug)
+    """The problems a run kept, as CSV: reviewers and leads, like the report on the job's page."""
+    project = project_for_member(user=request.user, slug=slug, role=Role.REVIEWER)
     job = _project_job(project, job_id)
     # The export's CSV writer: RFC 4180, and formula-like cells neutralised (EXP-1).
     body = csv_bytes(job.errors, list(ERROR_COLUMNS), header=True)

@@ -58,8 +58,9 @@ MATRIX = {
         ("get", None, S(*[405] * 6)),  # method checked first: reveals nothing
         ("post", {}, PAGE_LEAD_WRITE),
     ],
-    "curation:job_status": [("get", None, PAGE_MEMBER)],
-    "curation:job_errors": [("get", None, PAGE_MEMBER)],
+    # Job reports quote the annotations of imported files: reviewers and leads only.
+    "curation:job_status": [("get", None, S(302, 404, 403, 200, 404, 200))],
+    "curation:job_errors": [("get", None, S(302, 404, 403, 200, 404, 200))],
     # Exports carry every annotator's name: reviewers and leads only (job_id: a finished export).
     "curation:job_download": [("get", None, S(302, 404, 403, 200, 404, 200))],
     "curation:import_items": [
@@ -112,7 +113,7 @@ MATRIX = {
         ),
     ],
     "api:item-detail": [("get", None, API_MEMBER)],
-    "api:job-detail": [("get", None, API_MEMBER)],
+    "api:job-detail": [("get", None, S(401, 404, 403, 200, 404, 200))],
     "api:job-download": [("get", None, S(401, 404, 403, 200, 404, 200))],
     "api:import-create": [("post", {"file": UPLOAD}, S(401, 404, 403, 403, 404, 202))],
     "api:export-create": [

@@ -105,7 +105,7 @@ MATRIX = {
         (401, 404, 403, 403, 404, 201),
     ),
     ("item-detail", "GET"): (_item, None, (401, 404, 200, 200, 404, 200)),
-    ("job-detail", "GET"): (_job, None, (401, 404, 200, 200, 404, 200)),
+    ("job-detail", "GET"): (_job, None, (401, 404, 403, 200, 404, 200)),
     # Exports name every annotator: reviewers and leads only.
     ("job-download", "GET"): (_finished_export, None, (401, 404, 403, 200, 404, 200)),
     ("import-create", "POST"): (
@@ -525,11 +525,13 @@ def test_list_query_count_does_not_grow_with_rows(
 # --- jobs -------------------------------------------------------------------------------------
 
 
-def test_job_state_is_shown_to_members_only(team, api_for):
+def test_job_state_is_shown_to_reviewers_and_leads_only(team, api_for):
     run = JobRun.objects.create(
         project=team.project, kind="project_stats", progress=0.5, counts={"items": 5}
     )
-    response = api_for(team.annotator).get(url("job-detail", job_id=run.pk))
+    # An import's report quotes the file's annotations: never for annotators (blindness).
+    assert api_for(team.annotator).get(url("job-detail", job_id=run.pk)).status_code == 403
+    response = api_for(team.reviewer).get(url("job-detail", job_id=run.pk))
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["progress"], body["counts"]) == ("queued", 0.5, {"items": 5})

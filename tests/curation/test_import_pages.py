@@ -292,7 +292,7 @@ class TestJobReport:
             project=team.project, kind="import", status=JobStatus.RUNNING, params={}
         )
         _reporter(run)(0.4, {"rows": 12, "items_created": 0})
-        client = client_for(team.annotator)
+        client = client_for(team.reviewer)
         target = {**HTMX, "HTTP_HX_TARGET": "job-report"}
         live = client.get(url("job_status", team, job_id=run.pk), **target)
         html = live.content.decode()
@@ -322,7 +322,7 @@ class TestJobReport:
             html = client.get(url("job_status", team, job_id=run.pk), **extra).content.decode()
             assert payload not in html and escape(payload) in html
 
-    def test_errors_download_as_formula_safe_csv_for_members(self, team, client_for):
+    def test_errors_download_as_formula_safe_csv_for_reviewers_and_leads(self, team, client_for):
         run = JobRun.objects.create(
             project=team.project,
             kind="import",
@@ -339,7 +339,12 @@ class TestJobReport:
             ],  # fmt: skip
             error_count=1,
         )
-        response = client_for(team.annotator).get(url("job_errors", team, job_id=run.pk))
+        # The messages quote the file's annotations: never for annotators (blindness).
+        assert (
+            client_for(team.annotator).get(url("job_errors", team, job_id=run.pk)).status_code
+            == 403
+        )
+        response = client_for(team.reviewer).get(url("job_errors", team, job_id=run.pk))
         assert response.status_code == 200
         assert response["Content-Type"] == "text/csv; charset=utf-8"
         assert response["Content-Disposition"] == (
@@ -366,8 +371,10 @@ class TestJobReport:
             counts={"rows": 2, "items_created": 2},
             message="Imported 2 items from a.jsonl.",
         )
-        html = client_for(team.annotator).get(url("project_detail", team)).content.decode()
+        html = client_for(team.reviewer).get(url("project_detail", team)).content.decode()
         assert "Import #" in html and "2 items created" in html
+        html = client_for(team.annotator).get(url("project_detail", team)).content.decode()
+        assert "Import #" not in html and "Background jobs" not in html
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -444,12 +451,12 @@ class TestExport:
             assert response["Content-Security-Policy"].startswith("sandbox")
             assert len(b"".join(response.streaming_content).splitlines()) == 5
 
-    def test_annotator_sees_the_export_run_but_cannot_download(self, team, client_for, run_jobs):
+    def test_annotator_reaches_neither_the_export_run_nor_its_file(
+        self, team, client_for, run_jobs
+    ):
         run = export_run(team, client_for(team.lead), run_jobs)
         client = client_for(team.annotator)
-        page = client.get(url("job_status", team, job_id=run.pk)).content.decode()
-        assert url("job_download", team, job_id=run.pk) not in page
-        assert "Reviewers and leads can download exports." in page
+        assert client.get(url("job_status", team, job_id=run.pk)).status_code == 403
         assert client.get(url("job_download", team, job_id=run.pk)).status_code == 403
 
     def test_expired_export_is_404_and_the_page_says_so(self, team, client_for, run_jobs, settings):

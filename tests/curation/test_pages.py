@@ -228,7 +228,7 @@ class TestProjectDetail:
 
     def test_job_status_polls_while_active_then_stops(self, team, client_for):
         run = start_job(team.project, team.lead)
-        client = client_for(team.annotator)
+        client = client_for(team.reviewer)
         active = client.get(url("job_status", team, job_id=run.pk), **HTMX)
         assert active.status_code == 200
         assert 'hx-trigger="every 1s"' in active.content.decode()
