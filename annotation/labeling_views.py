@@ -26,6 +26,7 @@ from annotation import schemas, selectors
 from annotation.models import Annotation, LabelSchema, SchemaKind
 from annotation.services import Conflict, annotation_submit, assignment_next, item_skip
 from curation.access import project_for_member
+from curation.hashing import item_text
 from curation.models import Item, Project
 
 # Keys the page keeps for itself beyond those annotation.schemas reserves (guidelines): a schema
@@ -394,6 +395,7 @@ class WorkRow:
     annotation: Annotation
     summary: str
     adjudicated: bool
+    text: str  # the item's text, or a pair's prompt and responses
 
 
 @require_GET
@@ -407,8 +409,8 @@ def my_work(request, slug):
     annotations = selectors.my_annotations(project=project, annotator=request.user, search=search)
     page = Paginator(annotations, PER_PAGE).get_page(request.GET.get("page"))
     decided = selectors.items_adjudicated(item_ids=[a.item_id for a in page])
-    rows = [WorkRow(a, value_summary(schema, a.value, a.item.text), a.item_id in decided)
-            for a in page]  # fmt: skip
+    rows = [WorkRow(a, value_summary(schema, a.value, a.item.text), a.item_id in decided,
+                    item_text(a.item.data)) for a in page]  # fmt: skip
     context = {"project": project, "page": page, "rows": rows, "q": search,
                "shortened": len(typed) > len(search)}  # fmt: skip
     template = "annotation/my_work.html"

@@ -167,12 +167,17 @@ def previous_item_id(*, project: Project, annotator, before: Annotation | None =
 
 def my_annotations(*, project: Project, annotator, search: str = "") -> QuerySet[Annotation]:
     """The annotator's own annotations in `project`, latest change first, optionally only those
-    whose item text or external id contains `search` (cut to SEARCH_MAX_CHARS, QRY-3)."""
+    whose item text (a pair's prompt or responses) or external id contains `search` (cut to
+    SEARCH_MAX_CHARS, QRY-3)."""
     mine = Annotation.objects.filter(annotator=annotator, item__project=project)
     search = search.strip()[:SEARCH_MAX_CHARS]
     if search:
         mine = mine.filter(
-            Q(item__data__text__icontains=search) | Q(item__external_id__icontains=search)
+            Q(item__data__text__icontains=search)
+            | Q(item__data__prompt__icontains=search)  # a pair's prompt and responses
+            | Q(item__data__response_a__icontains=search)
+            | Q(item__data__response_b__icontains=search)
+            | Q(item__external_id__icontains=search)
         )
     return mine.select_related("item").order_by("-updated_at", "-pk")
 

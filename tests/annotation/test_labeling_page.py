@@ -333,6 +333,22 @@ def test_my_work_searches_item_text(team, single, annotator):
     assert long.status_code == 200 and "was shortened" in words(long)
 
 
+def test_my_work_shows_and_searches_a_pairs_prompt_and_responses(team, annotator):
+    schema_of(team.project, "preference", PREFERENCE)
+    pair = ItemFactory(project=team.project, data={"prompt": "Where is my parcel, Quokka?",
+                                                   "response_a": "In Wombat depot",
+                                                   "response_b": "Ask later"})  # fmt: skip
+    other = ItemFactory(project=team.project, data={"prompt": "p", "response_a": "a",
+                                                    "response_b": "b"})  # fmt: skip
+    for item in (pair, other):
+        annotation_submit(item=item, annotator=team.annotator, value={"choice": "A"})
+    listed = words(annotator.get(work_url(team.project)))
+    assert "Where is my parcel, Quokka?" in listed and "In Wombat depot" in listed
+    for term in ("quokka", "wombat"):
+        found = words(annotator.get(work_url(team.project), {"q": term}))
+        assert pair.external_id in found and other.external_id not in found
+
+
 def test_queue_empty_says_when_work_held_by_others_may_return(team, single, client_for):
     project = team.project
     project.annotators_per_item = 1
