@@ -559,7 +559,7 @@ def orphaned_values(
         exist = _plural(total, "annotation exists", "annotations exist")
         old_name, new_name = KIND_NAMES.get(old_kind, old_kind), KIND_NAMES.get(kind, kind)
         return [f"the kind cannot change from {old_name} to {new_name} while {exist}: none of "
-                "their values would fit."]  # fmt: skip
+                "their values would fit"]  # fmt: skip
     lost: Counter = Counter()
     for row in used_values:  # read once, as it streams: one row per distinct value
         value, n = row["value"], row.get("n", 1)

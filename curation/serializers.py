@@ -279,7 +279,9 @@ class ExportCreateSerializer(StrictSerializer):
     format = serializers.ChoiceField(choices=EXPORT_FORMATS)
     mode = serializers.ChoiceField(
         choices=EXPORT_MODES,
-        help_text="final: one record per item; annotations: one record per annotation.",
+        default="final",  # as the command line's
+        help_text="final (the default): one record per item; annotations: one record per "
+        "annotation.",
     )
 
 

@@ -252,13 +252,26 @@ class TestExport:
 
     @pytest.mark.parametrize(
         ("body", "field"),
-        [({"format": "xlsx", "mode": "final"}, "format"), ({"format": "csv"}, "mode")],
+        [
+            ({"format": "xlsx", "mode": "final"}, "format"),
+            ({"format": "csv", "mode": "everything"}, "mode"),
+        ],  # fmt: skip
     )
     def test_bad_fields_are_400_naming_the_field(self, team, api_for, body, field):
         response = api_for(team.lead).post(
             url("export-create", slug=team.project.slug), body, format="json"
         )
         assert response.status_code == 400 and field in response.json()["errors"]
+
+
+def test_an_export_without_a_mode_is_of_final_labels_as_on_the_command_line(
+    team, api_for, run_jobs
+):
+    with run_jobs():
+        response = api_for(team.lead).post(url("export-create", slug=team.project.slug),
+                                           {"format": "jsonl"}, format="json")  # fmt: skip
+    assert response.status_code == 202, response.json()
+    assert JobRun.objects.get(pk=response.json()["id"]).params["mode"] == "final"
 
 
 def test_schema_documents_the_new_paths(team, api_for):
