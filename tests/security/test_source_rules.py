@@ -101,6 +101,7 @@ REVIEWED_SQL = {
     ("annotation/fastpath.py", "annotation_store"): "a constant with ranks, parameters",
     ("annotation/selectors.py", "labeling_progress"): "a constant, parameters",
     ("adjudication/services.py", "agreement_mark_stale"): "a constant, parameters",
+    ("adjudication/services.py", "_settle_new"): "constants, parameters",
     ("curation/health.py", "_database_ok"): "SELECT 1",
     ("curation/importing/pipeline.py", "_present"): "column is 'external_id' or 'content_hash'",
     ("curation/importing/writers.py", "CopyWriter._open"): "COPY into Item's quoted table",
