@@ -101,8 +101,11 @@ class AnnotationImport:
         self._resolve_users({entry["annotator"] for _, entries in rows for entry in entries})
         annotations = [
             Annotation(
-                item_id=item_id, annotator_id=self.user_ids[e["annotator"]], value=e["value"]
-            )
+                item_id=item_id,
+                annotator_id=self.user_ids[e["annotator"]],
+                value=e["value"],
+                imported=True,
+            )  # fmt: skip
             for item_id, entries in rows
             for e in entries
         ]

@@ -49,6 +49,8 @@ class Annotation(models.Model):
     # A key the client makes per submit, so that a retried request never adds a second one.
     submission_key = models.CharField(max_length=64, blank=True)
     version = models.PositiveIntegerField(default=1)
+    # Came with imported items (made elsewhere, before): not work done here today.
+    imported = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

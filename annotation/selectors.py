@@ -64,11 +64,12 @@ def gold_open_to(*, project: Project, annotator) -> QuerySet[Item]:
 
 
 _SINCE_AND_HELD = """
-    SELECT
-      (SELECT count(*) FROM annotation_annotation a JOIN curation_item i ON i.id = a.item_id
-       WHERE a.annotator_id = %s AND i.project_id = %s AND a.created_at > %s),
+    SELECT since.n, since.made_here,
       (SELECT count(*) FROM annotation_lease l
-       WHERE l.project_id = %s AND l.annotator_id = %s AND l.expires_at > %s)"""
+       WHERE l.project_id = %s AND l.annotator_id = %s AND l.expires_at > %s)
+    FROM (SELECT count(*) AS n, count(*) FILTER (WHERE NOT a.imported) AS made_here
+          FROM annotation_annotation a JOIN curation_item i ON i.id = a.item_id
+          WHERE a.annotator_id = %s AND i.project_id = %s AND a.created_at > %s) since"""
 MORE_SNAPSHOT_SECONDS = 60
 
 
@@ -91,17 +92,18 @@ def labeling_progress(*, project: Project, annotator, now=None, cap: int | None 
     cached = cache.get_many([key, more_key]) if cap is not None else {key: cache.get(key)}
     snapshot = cached.get(key)
     if snapshot is None or snapshot[0] < today:  # none yet, or taken before midnight
+        # Annotations that came with an import were not done today, whenever they landed.
         counts = mine.filter(created_at__lte=now).aggregate(
-            done=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
+            done=Count("id"), today=Count("id", filter=Q(created_at__gte=today, imported=False))
         )
         snapshot = (now, counts["done"], counts["today"])
         cache.set(key, snapshot, DONE_SNAPSHOT_SECONDS)
     taken_at, done, done_today = snapshot
     at = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        cursor.execute(_SINCE_AND_HELD, [annotator.pk, project.pk, at(taken_at),
-                                         project.pk, annotator.pk, at(now)])  # fmt: skip
-        since, held = cursor.fetchone()
+        cursor.execute(_SINCE_AND_HELD, [project.pk, annotator.pk, at(now),
+                                         annotator.pk, project.pk, at(taken_at)])  # fmt: skip
+        since, since_here, held = cursor.fetchone()
     more = bool(cached.get(more_key))
     if not more:
         queue = items_open_to(project=project, annotator=annotator).order_by(*QUEUE_ORDER)
@@ -110,7 +112,7 @@ def labeling_progress(*, project: Project, annotator, now=None, cap: int | None 
         if more:
             cache.set(more_key, True, MORE_SNAPSHOT_SECONDS)
     return Progress(
-        done_today=done_today + since,
+        done_today=done_today + since_here,
         done_total=done + since,
         left=(cap if more else counted) + held,
         more=more,

@@ -2,6 +2,7 @@
 idempotent retries, stale versions, values checked against every kind of schema, blind
 annotation, and 404 for everyone outside the project."""
 
+import json
 from datetime import timedelta
 from functools import partial
 
@@ -132,6 +133,28 @@ def test_done_today_starts_again_at_midnight(team, single):
     assert progress(now=yesterday_noon + timedelta(minutes=1))["done_today"] == 1
     assert progress(now=now)["done_today"] == 0
     assert progress(now=now)["done"] == 1
+
+
+def test_imported_annotations_are_done_but_not_done_today(team, single, run_import):
+    """Labels that came with imported items were made elsewhere, before: the annotator's
+    "done today" counts only their own work, whether the import lands before or after the
+    counts were last taken."""
+    progress = partial(api._progress, project=team.project, annotator=team.annotator)
+    counts = progress(now=timezone.now())
+    assert (counts["done_today"], counts["done"]) == (0, 0)
+    theirs = {"annotator": team.annotator.username, "value": {"label": "billing"}}
+    row = {"id": "old-1", "text": "Where is my refund?", "annotations": [theirs]}
+    run = run_import(json.dumps(row).encode() + b"\n")
+    assert run.status == "done", run.errors
+    counts = progress(now=timezone.now())
+    assert (counts["done_today"], counts["done"]) == (0, 1)
+    cache.clear()  # the snapshot taken afresh
+    counts = progress(now=timezone.now())
+    assert (counts["done_today"], counts["done"]) == (0, 1)
+    item = team.project.items.exclude(external_id="old-1").first()
+    annotation_submit(item=item, annotator=team.annotator, value={"label": "billing"})
+    counts = progress(now=timezone.now())
+    assert (counts["done_today"], counts["done"]) == (1, 2)
 
 
 def test_progress_stops_counting_what_is_left_at_a_cap(team, single, api_for, monkeypatch):
