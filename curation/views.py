@@ -235,7 +235,6 @@ def _job_context(project: Project, job: JobRun) -> dict:
         "project": project,
         "report": _job_report(job),
         "may_import": job.kind == "import" and has_role(project, Role.LEAD),
-        "may_download": job.kind == "export" and has_role(project, Role.REVIEWER),
         "export_ready": job.kind == "export" and export_file(job) is not None,
         "users_created": counts.get("users_created", []),
         "users_created_count": counts.get("users_created_count", 0),
