@@ -333,11 +333,11 @@ class JobRunDetailApi(ConcordApi):
 
     @extend_schema(summary="State of a job run", responses={200: s.JobRunSerializer, **ERRORS})
     def get(self, request, job_id):
-        run = JobRun.objects.filter(pk=job_id).first()
-        project = None if run is None else projects_for(user=request.user).filter(
-            pk=run.project_id).first()  # fmt: skip
-        if project is None:
+        mine = projects_for(user=request.user)
+        run = JobRun.objects.filter(project__in=mine, pk=job_id).first()
+        if run is None:
             raise NotFound
+        project = mine.get(pk=run.project_id)  # with the caller's role
         if not has_role(project, Role.REVIEWER):
             raise PermissionDenied("This needs the reviewer role in the project.")
         run.project = project
