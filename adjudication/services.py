@@ -242,7 +242,7 @@ def _settle_new(project: Project, item_id: int, now, counts: dict) -> bool:
             "value": json_field.get_db_prep_save(review.value, connection),
             "rule": review.rule, "agreement": review.agreement,
             "waiting_since": review.waiting_since, "now": now,
-            "action": ReviewAction.QUEUED if outcome.waiting else ReviewAction.SETTLED,
+            "action": _first_action(review),
             "after": json_field.get_db_prep_save(_state(review), connection),
         })  # fmt: skip
         if cursor.fetchone() is None:
@@ -260,6 +260,11 @@ EVENT_COLUMNS = ["review", "action", "before", "after", "note", "created_at"]
 FEW = 50  # fewer new reviews than this are inserted with INSERT, more with COPY
 
 
+def _first_action(review: Review) -> str:
+    """The action of a new review's first event: queued for a reviewer, or settled by rule."""
+    return ReviewAction.QUEUED if review.status == ReviewStatus.WAITING else ReviewAction.SETTLED
+
+
 def _insert_new(new: list[Review], now) -> None:
     """Writes new reviews and their first event ("settled" or "queued"): with COPY when many
     (an import of a million labeled items brings as many reviews), else with two INSERTs (a
@@ -271,8 +276,8 @@ def _insert_new(new: list[Review], now) -> None:
             review.updated_at = now
         Review.objects.bulk_create(new)
         ReviewEvent.objects.bulk_create([
-            ReviewEvent(review=r, action=ReviewAction.QUEUED if r.status == ReviewStatus.WAITING
-                        else ReviewAction.SETTLED, before=None, after=_state(r), created_at=now)
+            ReviewEvent(review=r, action=_first_action(r), before=None, after=_state(r),
+                        created_at=now)
             for r in new
         ])  # fmt: skip
         return
@@ -283,8 +288,7 @@ def _insert_new(new: list[Review], now) -> None:
     ids = dict(Review.objects.filter(item_id__in=[r.item_id for r in new])
                .values_list("item_id", "pk"))  # fmt: skip
     bulk_insert(ReviewEvent, EVENT_COLUMNS, (
-        (ids[r.item_id], ReviewAction.QUEUED if r.status == ReviewStatus.WAITING
-         else ReviewAction.SETTLED, None, _state(r), "", now) for r in new
+        (ids[r.item_id], _first_action(r), None, _state(r), "", now) for r in new
     ))  # fmt: skip
 
 

@@ -25,7 +25,7 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
 from curation import serializers as s
-from curation.access import has_role, project_for_member, projects_for
+from curation.access import project_for_member, projects_for
 from curation.exporting import export_start
 from curation.forms import declared_too_big, import_limit, limit_uploads, too_big_message
 from curation.importing.files import ImportBusy, import_start
@@ -333,14 +333,12 @@ class JobRunDetailApi(ConcordApi):
 
     @extend_schema(summary="State of a job run", responses={200: s.JobRunSerializer, **ERRORS})
     def get(self, request, job_id):
-        mine = projects_for(user=request.user)
-        run = JobRun.objects.filter(project__in=mine, pk=job_id).first()
+        runs = JobRun.objects.filter(project__in=projects_for(user=request.user))
+        run = runs.select_related("project").filter(pk=job_id).first()
         if run is None:
             raise NotFound
-        project = mine.get(pk=run.project_id)  # with the caller's role
-        if not has_role(project, Role.REVIEWER):
-            raise PermissionDenied("This needs the reviewer role in the project.")
-        run.project = project
+        # 403 below reviewer, as every project route says it.
+        project_for_member(user=request.user, slug=run.project.slug, role=Role.REVIEWER)
         return Response(s.JobRunSerializer(run).data)
 
 
