@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import settings
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
@@ -12,6 +13,11 @@ from curation.importing.files import import_start
 from curation.models import JobRun, Project, Role
 from curation.tasks import job_run_execute
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
+
+# Property tests check results, not speed: on a loaded CI machine the first example, which
+# pays for imports, can pass hypothesis's default 200 ms deadline.
+settings.register_profile("concord", deadline=None)
+settings.load_profile("concord")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from curation.importing.rows import ItemRow, Mapping, build_row
 from curation.importing.seen import SeenKeys, hex_prefix_keys, repeats
 from curation.importing.writers import writer_for
 from curation.jobs import JobFailed, Report, job_kind, job_run_complete
-from curation.models import AuditEvent, AuditKind, Item, JobRun
+from curation.models import AuditEvent, AuditKind, Item, JobRun, Project
 
 logger = logging.getLogger("concord.import")
 
@@ -68,11 +68,14 @@ class _Checker:
         self.mapping = Mapping.from_dict(options.mapping, needed=_schema_needs(project),
                                          cells=options.format in _CELL_FORMATS)  # fmt: skip
         self.sessions = {name: ext.start(project) for name, ext in IMPORT_EXTENSIONS.items()}
-        # An empty project has nothing to collide with: skip the per-chunk lookups.
+        # An empty project has nothing to collide with: skip the per-chunk lookups. (Asked
+        # first: the largest id of an empty project walks the whole primary key backwards.)
+        self.probe = Item.objects.filter(project=project).exists()
         self.last_id_before = (
             Item.objects.filter(project=project).aggregate(last=Max("pk"))["last"] or 0
+            if self.probe
+            else 0
         )
-        self.probe = self.last_id_before > 0
         # hash(external id) -> its first line (or Parquet place code), 16 bytes an id.
         self.ids = SeenKeys()
         self.texts = SeenKeys()  # content hashes seen in this file, when skipping duplicates
@@ -260,6 +263,7 @@ def import_file(*, run: JobRun, path: Path, filename: str, options: ImportOption
     position = Position()
     try:
         with transaction.atomic():
+            _hold_project(run.project_id)
             checker = _Checker(run.project, tally, options)
             # The checker's sets grow to millions of entries; frozen, the garbage collector
             # stops walking them on every full collection (which made large imports superlinear).
@@ -285,6 +289,17 @@ def import_file(*, run: JobRun, path: Path, filename: str, options: ImportOption
     finally:
         gc.unfreeze()
     return tally.counts
+
+
+def _hold_project(project_id: int) -> None:
+    """Holds the project row until the import commits, as the item table's foreign key would
+    (it has none, see Item.project): the project cannot be deleted under the import, while
+    its settings can still be saved."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Project._meta.db_table)
+        sql = f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE"  # noqa: S608 (the model's table)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [project_id])
 
 
 def _limits() -> Limits:

@@ -5,6 +5,7 @@ import hashlib
 import unicodedata
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -60,6 +61,24 @@ def test_text_hash_is_the_content_hash_of_the_text(text):
     except UnicodeEncodeError:  # lone surrogates: both refuse them
         return
     assert text_hash(text) == content_hash({"text": text}) == expected
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_text_hash_of_ascii_text_is_the_content_hash(text):
+    """ASCII texts take a shortcut past the split and join; spaces, tabs, newlines and the
+    other control characters must still collapse as the general rule says."""
+    reference = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    assert text_hash(text) == hashlib.sha256(reference.encode()).hexdigest()
+
+
+ASCII_EDGES = ["Hello World", " Hello", "Hello ", "Hello  World", "Hello\tWorld",
+               "Hello\x1fWorld", "HELLO\x7f", "", " "]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", ASCII_EDGES)
+def test_text_hash_ascii_edges(text):
+    reference = " ".join(text.casefold().split())
+    assert text_hash(text) == hashlib.sha256(reference.encode()).hexdigest()
 
 
 def test_text_hash_known_value():

@@ -104,6 +104,7 @@ REVIEWED_SQL = {
     ("adjudication/services.py", "_settle_new"): "constants, parameters",
     ("curation/health.py", "_database_ok"): "SELECT 1",
     ("curation/importing/pipeline.py", "_present"): "column is 'external_id' or 'content_hash'",
+    ("curation/importing/pipeline.py", "_hold_project"): "Project's quoted table, parameters",
     ("curation/importing/writers.py", "CopyWriter._open"): "COPY into Item's quoted table",
     ("curation/importing/writers.py", "CopyWriter.write"): "constant ids query, parameters",
     ("curation/exporting/records.py", "fetch_rows"): "SQL and parameters compiled by Django",
