@@ -252,8 +252,8 @@ def _plain_row(where: str, line: int | None, fields: dict, m: Mapping, extension
     if type(source) is not str or len(source) > 32:
         return None
     used = m.used_fields
-    extra = {name: value for name, value in fields.items() if name not in used}
-    if extra:
+    if not fields.keys() <= used:  # the set test first: most rows have no other fields
+        extra = {name: value for name, value in fields.items() if name not in used}
         metadata = {**metadata, **extra}
     digest = text_hash(text)
     raw_id = fields.get(m.id)

@@ -22,10 +22,12 @@ class SeenKeys:
         """The keys among `keys` seen before, mapped to where they were first seen."""
         if not keys or not self._runs:
             return {}
-        wanted = np.asarray(keys, dtype=np.int64)
+        # Sorted, the keys are found in one sweep of each run instead of a random walk that
+        # misses the CPU's caches on every step (the runs reach millions of keys).
+        wanted = np.sort(np.asarray(keys, dtype=np.int64))
         found: dict[int, int] = {}
         for run_keys, run_places in self._runs:
-            at = np.searchsorted(run_keys, wanted).clip(max=len(run_keys) - 1)
+            at = run_keys.searchsorted(wanted).clip(max=len(run_keys) - 1)
             hit = run_keys[at] == wanted
             if hit.any():
                 found.update(zip(wanted[hit].tolist(), run_places[at[hit]].tolist(), strict=True))

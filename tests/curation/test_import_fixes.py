@@ -417,3 +417,15 @@ def test_orjson_reports_the_position_in_characters():
     with pytest.raises(orjson.JSONDecodeError) as caught:
         orjson.loads('{"t": "é😀", x}'.encode())
     assert caught.value.pos == 12  # 16 in bytes
+
+
+# --- the garbage collector, off while rows stream through, is back on afterwards --------------
+
+
+@pytest.mark.parametrize("content", [jsonl({"id": "g1", "text": "fine"}), b"{not json\n"])
+def test_the_garbage_collector_is_on_again_after_an_import(run_import, content):
+    import gc
+
+    run = run_import(content)
+    assert run.status in (JobStatus.DONE, JobStatus.FAILED)
+    assert gc.isenabled()
