@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 
-from curation.batches import batch_record_import
+from curation.batches import SYNTHETIC, batch_record_import
 from curation.extensions import IMPORT_EXTENSIONS, REQUIRED_FIELDS, Problem
 from curation.importing.readers import Limits, Position, Record, UnreadableFile, read_records
 from curation.importing.rows import ItemRow, Mapping, build_row
@@ -81,6 +81,7 @@ class _Checker:
         self.texts = SeenKeys()  # content hashes seen in this file, when skipping duplicates
         self.fresh: list = []  # per written chunk, its content hashes new to the project
         self.fresh_keys = hex_prefix_keys([])
+        self.synthetic = False  # whether a written row is synthetic (held in a batch)
 
     def rows(self, records: list[Record]) -> list[ItemRow]:
         tally, built = self.tally, []
@@ -331,6 +332,8 @@ def _write(rows: list[ItemRow], writer, checker: _Checker, tally: Tally) -> None
     with_extras = [r.external_id for r in rows if r.extras]
     ids = writer.write(rows, with_extras)
     tally.counts["items_created"] += len(rows)
+    if not checker.synthetic:
+        checker.synthetic = any(r.source == SYNTHETIC for r in rows)
     checker.written()
     for name, session in checker.sessions.items():
         values = [(ids[r.external_id], r.extras[name]) for r in rows if name in r.extras]
@@ -355,7 +358,10 @@ def _finish_or_fail(run: JobRun, tally: Tally, checker: _Checker, options) -> No
     created = counts["items_created"]
     message = f"Imported {created:,} {'item' if created == 1 else 'items'} from {tally.filename}."
     detail = {"job": run.pk, **_scalars(counts)}
-    batch_record_import(run=run, filename=tally.filename)  # synthetic items: a held batch
+    # Synthetic items go to a held batch. With none among the rows, only items from before the
+    # import can be loose: an empty project has none, and the scan of its rows is saved.
+    if checker.synthetic or checker.probe:
+        batch_record_import(run=run, filename=tally.filename)
     AuditEvent.objects.create(kind=AuditKind.IMPORT_COMMITTED, actor=run.created_by,
                               project=run.project, detail=detail)  # fmt: skip
     job_run_complete(run=run, counts=counts, errors=tally.errors, error_count=tally.error_count,

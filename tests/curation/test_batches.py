@@ -24,7 +24,7 @@ from curation.models import (
     SyntheticBatch,
     Verdict,
 )
-from tests.factories import ItemFactory
+from tests.factories import ItemFactory, ProjectFactory
 
 
 def jsonl(*rows) -> bytes:
@@ -176,3 +176,15 @@ def test_synthetic_items_added_one_by_one_are_held_until_collected(team, run_imp
         late.pk
     }
     assert held(team.project) == ids(team.project, "syn") | {late.pk, loose.pk}
+
+
+def test_an_import_without_synthetic_rows_still_collects_loose_items(team, run_import):
+    """Only an import into an empty project with no synthetic rows skips the collection (it
+    has nothing to collect); any other import takes loose synthetic items along."""
+    loose = ItemFactory(project=team.project, source="synthetic")
+    run_import(jsonl({"id": "p1", "text": "from production", "source": "production"}))
+    batch = SyntheticBatch.objects.get()
+    assert list(batch.members.values_list("item_id", flat=True)) == [loose.pk]
+    empty = ProjectFactory()
+    run_import(jsonl({"id": "p2", "text": "from production"}), project=empty)
+    assert SyntheticBatch.objects.count() == 1

@@ -2,6 +2,7 @@
 row, and the compact structures behind the checks across rows remember what they must."""
 
 import hashlib
+import sys
 import unicodedata
 
 import numpy as np
@@ -73,6 +74,22 @@ def test_text_hash_of_ascii_text_is_the_content_hash(text):
 
 ASCII_EDGES = ["Hello World", " Hello", "Hello ", "Hello  World", "Hello\tWorld",
                "Hello\x1fWorld", "HELLO\x7f", "", " "]  # fmt: skip
+
+
+def test_the_only_printable_whitespace_is_the_space():
+    """text_hash skips the whitespace collapse for printable texts with single inner spaces,
+    which is right only while this holds."""
+    assert [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c.isprintable()] == [
+        " "
+    ]
+
+
+@given(st.text(alphabet=st.sampled_from("aÄß ̈¨ﬁ\u00a0\u3000 \t\nxY€")))
+def test_text_hash_of_text_rich_in_spaces_and_compatibility_characters(text):
+    """NFKC can bring spaces (¨ becomes a space and a combining mark): the check for single
+    spaces must look at the normalised text."""
+    reference = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    assert text_hash(text) == hashlib.sha256(reference.encode()).hexdigest()
 
 
 @pytest.mark.parametrize("text", ASCII_EDGES)
