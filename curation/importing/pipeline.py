@@ -110,7 +110,7 @@ class _Checker:
             if key is not None:
                 first = earlier.get(key, local.get(key))
                 if first is None:
-                    local[key] = _place_code(row)
+                    local[key] = row.line if row.line is not None else _place_code(row)
                     good.append(row)
                     continue
                 message = f"id {row.external_id!r} repeats the one on {_place(first)}."

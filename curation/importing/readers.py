@@ -255,8 +255,9 @@ def _jsonl(fh, max_line_bytes: int, max_fields: int = 0) -> Iterator[Record]:
         if max_fields and len(value) > max_fields:
             yield Record(where, number, problem=_too_many_fields(len(value), max_fields))
             continue
-        # The cheap byte test first; `\\u0000` (an escaped backslash) is not a NUL.
-        if _NUL_RAW[1] in line and _has_nul(value):
+        # The cheap byte tests first (most lines have no backslash at all); `\\u0000` (an
+        # escaped backslash) is not a NUL.
+        if b"\\" in line and _NUL_RAW[1] in line and _has_nul(value):
             yield Record(where, number, problem=_nul_problem(value))
             continue
         yield Record(where, number, fields=value)

@@ -52,7 +52,7 @@ def hex_prefix_keys(digests: list[str]) -> np.ndarray:
     """The first 64 bits of hex digests, as int64 keys."""
     if not digests:
         return np.empty(0, dtype=np.int64)
-    raw = bytes.fromhex("".join(digest[:16] for digest in digests))
+    raw = bytes.fromhex("".join([digest[:16] for digest in digests]))
     return np.frombuffer(raw, dtype=">i8").astype(np.int64)
 
 
