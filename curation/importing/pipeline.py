@@ -10,6 +10,7 @@ import gc
 import logging
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 
 from django.conf import settings
@@ -326,6 +327,9 @@ def _import_chunk(chunk: list[Record], checker: _Checker, writer, tally: Tally, 
     _write(rows, writer, checker, tally)
 
 
+_source = attrgetter("source")
+
+
 def _write(rows: list[ItemRow], writer, checker: _Checker, tally: Tally) -> None:
     if not rows:
         return
@@ -333,8 +337,10 @@ def _write(rows: list[ItemRow], writer, checker: _Checker, tally: Tally) -> None
     ids = writer.write(rows, with_extras)
     tally.counts["items_created"] += len(rows)
     if not checker.synthetic:
-        checker.synthetic = any(r.source == SYNTHETIC for r in rows)
+        checker.synthetic = SYNTHETIC in map(_source, rows)
     checker.written()
+    if not with_extras:
+        return  # the common chunk: no row carries annotations or the like
     for name, session in checker.sessions.items():
         values = [(ids[r.external_id], r.extras[name]) for r in rows if name in r.extras]
         if values:
