@@ -109,11 +109,13 @@ class _Checker:
         good, local = [], {}
         for key, (row, problems) in zip(keys, built, strict=True):
             if key is not None:
-                first = earlier.get(key, local.get(key))
-                if first is None:
-                    local[key] = row.line if row.line is not None else _place_code(row)
-                    good.append(row)
-                    continue
+                first = earlier.get(key) if earlier else None
+                if first is None:  # new to the file before this chunk; in it, the first?
+                    place = row.line if row.line is not None else _place_code(row)
+                    first = local.setdefault(key, place)
+                    if first == place:
+                        good.append(row)
+                        continue
                 message = f"id {row.external_id!r} repeats the one on {_place(first)}."
                 problems = [*problems, Problem(self.mapping.id, "duplicate_id", message)]
             self._bad(row.where, row.line, problems)
@@ -133,6 +135,19 @@ class _Checker:
             project, last = self.project.pk, self.last_id_before
             taken = _present(project, "external_id", [r.external_id for r in rows])
             known = _present(project, "content_hash", list({r.content_hash for r in rows}), last)
+        # Nothing from before the import collides (always so in an empty project): all stay.
+        kept = self._without_collisions(rows, taken, known) if taken or known else rows
+        # The texts no item from before the import has, for counting repeats within the file.
+        hashes = [r.content_hash for r in kept]
+        new = [h for h in hashes if h not in known] if known else hashes
+        self.fresh_keys = hex_prefix_keys(new)
+        if self.options.skip_duplicates:
+            kept = self._skip_repeats(kept)
+        return kept
+
+    def _without_collisions(self, rows: list[ItemRow], taken: set, known: set) -> list[ItemRow]:
+        """The rows whose id the project does not have yet, less those whose text it has when
+        skipping duplicates; reports the first and counts the second."""
         kept, counts, skip = [], self.tally.counts, self.options.skip_duplicates
         for row in rows:
             if row.external_id in taken:
@@ -145,12 +160,6 @@ class _Checker:
                     counts["skipped_duplicates"] += 1
                     continue
             kept.append(row)
-        # The texts no item from before the import has, for counting repeats within the file.
-        hashes = [r.content_hash for r in kept]
-        new = [h for h in hashes if h not in known] if known else hashes
-        self.fresh_keys = hex_prefix_keys(new)
-        if skip:
-            kept = self._skip_repeats(kept)
         return kept
 
     def _skip_repeats(self, rows: list[ItemRow]) -> list[ItemRow]:
