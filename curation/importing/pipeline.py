@@ -20,7 +20,7 @@ from django.db.models import Max
 from curation.batches import SYNTHETIC, batch_record_import
 from curation.extensions import IMPORT_EXTENSIONS, REQUIRED_FIELDS, Problem
 from curation.importing.readers import Limits, Position, Record, UnreadableFile, read_records
-from curation.importing.rows import ItemRow, Mapping, build_row
+from curation.importing.rows import ItemRow, Mapping, build_row, plain_row
 from curation.importing.seen import SeenKeys, hex_prefix_keys, repeats
 from curation.importing.writers import writer_for
 from curation.jobs import JobFailed, Report, job_kind, job_run_complete
@@ -87,7 +87,13 @@ class _Checker:
     def rows(self, records: list[Record]) -> list[ItemRow]:
         tally, built = self.tally, []
         tally.counts["rows"] += len(records)
+        mapping, sessions, plain = self.mapping, self.sessions, self.mapping.plain
         for record in records:
+            if plain and record.problem is None:  # the common row, straight to its item row
+                row = plain_row(record.where, record.line, record.fields, mapping, sessions)
+                if row is not None:
+                    built.append((row, ()))
+                    continue
             if record.problem is not None:
                 built.append((record, [record.problem]))
                 continue
