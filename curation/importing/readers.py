@@ -183,9 +183,9 @@ def read_records(
 
 def _lines(fh, max_line_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
     """(line number, bytes, too long) for each physical line, the UTF-8 BOM removed."""
-    number = 0
+    number, readline, limit = 0, fh.readline, max_line_bytes + 1
     while True:
-        line = fh.readline(max_line_bytes + 1)
+        line = readline(limit)
         if not line:
             return
         number += 1
@@ -241,7 +241,7 @@ def _jsonl(fh, max_line_bytes: int, max_fields: int = 0) -> Iterator[Record]:
         if too_long:
             yield Record(where, number, problem=_too_long_problem(max_line_bytes))
             continue
-        if not line.strip():
+        if not line or line.isspace():  # blank: isspace stops at the first byte of a row
             continue
         try:
             value = orjson.loads(line)
