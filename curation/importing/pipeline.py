@@ -117,9 +117,9 @@ class _Checker:
             if key is not None:
                 first = earlier.get(key) if earlier else None
                 if first is None:  # new to the file before this chunk; in it, the first?
-                    place = row.line if row.line is not None else _place_code(row)
-                    first = local.setdefault(key, place)
-                    if first == place:
+                    first = local.get(key)  # (not setdefault: rows of a JSON array share lines)
+                    if first is None:
+                        local[key] = row.line if row.line is not None else _place_code(row)
                         good.append(row)
                         continue
                 message = f"id {row.external_id!r} repeats the one on {_place(first)}."

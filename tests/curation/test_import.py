@@ -153,6 +153,16 @@ def test_json_array_lands(team, run_import):
     }
 
 
+def test_a_repeated_id_on_the_same_line_of_a_json_array_is_refused(team, run_import):
+    """Rows of a JSON array written on one line share that line: the id check must still see
+    the second "j1" as a repeat of the first."""
+    before = state(team.project)
+    run = run_import(b'[{"id": "j1", "text": "a"}, {"id": "j1", "text": "b"}]', "items.json")
+    assert_nothing_imported(run, before, team.project)
+    assert [(e["line"], e["code"]) for e in run.errors] == [(1, "duplicate_id")]
+    assert run.errors[0]["message"] == "line 1 (element 2): id 'j1' repeats the one on line 1."
+
+
 def parquet(tmp_path, table: pa.Table, **options) -> bytes:
     path = tmp_path / "made.parquet"
     pq.write_table(table, path, **options)
