@@ -84,7 +84,7 @@ class Split(models.TextChoices):
 
 
 class Item(models.Model):
-    # No index of its own: every index below starts with the project, the unique one too.
+    # No index of its own: the unique index and all but the content-hash one start with it.
     # No database constraint either: PostgreSQL checks one row at a time, a million checks at
     # the commit of a large import (a sixth of its time). The ORM cascades deletes itself, and
     # the import holds the project row (FOR KEY SHARE) while it writes, as the check would.
