@@ -219,10 +219,8 @@ def _scalars(counts: dict) -> dict:
 
 
 def _place_code(row: ItemRow) -> int:
-    """Where a row is, as one int: its line, or for Parquet (no lines) a negative code of its
-    row group and row (the reader names them "row group G, row R")."""
-    if row.line is not None:
-        return row.line
+    """Where a row without a line (Parquet) is, as one negative int: a code of its row group
+    and row (the reader names them "row group G, row R"). Rows with a line go by the line."""
     group, _, number = row.where.removeprefix("row group ").partition(", row ")
     return -((int(group) << 32) | int(number)) - 1
 
