@@ -20,7 +20,7 @@ from django.db.models import Max
 from curation.batches import SYNTHETIC, batch_record_import
 from curation.extensions import IMPORT_EXTENSIONS, REQUIRED_FIELDS, Problem
 from curation.importing.readers import Limits, Position, Record, UnreadableFile, read_records
-from curation.importing.rows import ItemRow, Mapping, build_row, plain_row
+from curation.importing.rows import ItemRow, Mapping, general_row, plain_row
 from curation.importing.seen import SeenKeys, hex_prefix_keys, repeats
 from curation.importing.writers import writer_for
 from curation.jobs import JobFailed, Report, job_kind, job_run_complete
@@ -89,21 +89,20 @@ class _Checker:
         tally.counts["rows"] += len(records)
         mapping, sessions, plain = self.mapping, self.sessions, self.mapping.plain
         for record in records:
-            if plain and record.problem is None:  # the common row, straight to its item row
-                row = plain_row(record.where, record.line, record.fields, mapping, sessions)
-                if row is not None:
-                    built.append((row, ()))
-                    continue
             if record.problem is not None:
                 built.append((record, [record.problem]))
                 continue
-            row = build_row(record.where, record.line, record.fields, self.mapping, self.sessions)
+            where, line, fields = record.where, record.line, record.fields
+            if plain and (row := plain_row(where, line, fields, mapping, sessions)) is not None:
+                built.append((row, ()))  # the common row: nothing more to check
+                continue
+            row = general_row(where, line, fields, mapping, sessions)
             if isinstance(row, list):
                 built.append((record, row))
                 continue
-            problems = ()  # most rows: no extras, nothing to check, no list to make
+            problems = ()  # a row without extras has nothing more to check
             for name, value in row.extras.items():
-                problems = [*problems, *self.sessions[name].check(value, row.data)]
+                problems = [*problems, *sessions[name].check(value, row.data)]
             built.append((row, problems))
         return self._against_project(self._unique_ids(built))
 

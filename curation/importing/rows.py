@@ -273,6 +273,11 @@ def build_row(where: str, line: int | None, fields: dict, m: Mapping, extension_
     """An `ItemRow`, or the list of problems that keep this row out."""
     if m.plain and (row := plain_row(where, line, fields, m, extension_fields)) is not None:
         return row
+    return general_row(where, line, fields, m, extension_fields)
+
+
+def general_row(where: str, line: int | None, fields: dict, m: Mapping, extension_fields):
+    """`build_row` without the fast path: every check, for any row."""
     problems: list[Problem] = []
     data = _data(fields, m, problems)
     metadata = _metadata(fields, m, problems)
