@@ -20,7 +20,7 @@ from django.db.models import Max
 from curation.batches import SYNTHETIC, batch_record_import
 from curation.extensions import IMPORT_EXTENSIONS, REQUIRED_FIELDS, Problem
 from curation.importing.readers import Limits, Position, Record, UnreadableFile, read_records
-from curation.importing.rows import ItemRow, Mapping, general_row, plain_row
+from curation.importing.rows import ItemRow, Mapping, build_row
 from curation.importing.seen import SeenKeys, hex_prefix_keys, repeats
 from curation.importing.writers import writer_for
 from curation.jobs import JobFailed, Report, job_kind, job_run_complete
@@ -87,16 +87,12 @@ class _Checker:
     def rows(self, records: list[Record]) -> list[ItemRow]:
         tally, built = self.tally, []
         tally.counts["rows"] += len(records)
-        mapping, sessions, plain = self.mapping, self.sessions, self.mapping.plain
+        mapping, sessions = self.mapping, self.sessions
         for record in records:
             if record.problem is not None:
                 built.append((record, [record.problem]))
                 continue
-            where, line, fields = record.where, record.line, record.fields
-            if plain and (row := plain_row(where, line, fields, mapping, sessions)) is not None:
-                built.append((row, ()))  # the common row: nothing more to check
-                continue
-            row = general_row(where, line, fields, mapping, sessions)
+            row = build_row(record.where, record.line, record.fields, mapping, sessions)
             if isinstance(row, list):
                 built.append((record, row))
                 continue

@@ -230,7 +230,7 @@ def _probability(p) -> bool:
     return isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1
 
 
-def plain_row(where: str, line: int | None, fields: dict, m: Mapping, extension_fields):
+def _plain_row(where: str, line: int | None, fields: dict, m: Mapping, extension_fields):
     """The common row in one pass: a string text, a string or integer id (or none), at most a
     metadata object and a short source besides, and nothing else to check. It gives what the
     general path would; any other row returns None and takes the general path."""
@@ -271,13 +271,8 @@ def plain_row(where: str, line: int | None, fields: dict, m: Mapping, extension_
 
 def build_row(where: str, line: int | None, fields: dict, m: Mapping, extension_fields):
     """An `ItemRow`, or the list of problems that keep this row out."""
-    if m.plain and (row := plain_row(where, line, fields, m, extension_fields)) is not None:
+    if m.plain and (row := _plain_row(where, line, fields, m, extension_fields)) is not None:
         return row
-    return general_row(where, line, fields, m, extension_fields)
-
-
-def general_row(where: str, line: int | None, fields: dict, m: Mapping, extension_fields):
-    """`build_row` without the fast path: every check, for any row."""
     problems: list[Problem] = []
     data = _data(fields, m, problems)
     metadata = _metadata(fields, m, problems)

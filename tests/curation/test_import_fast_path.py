@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from curation.hashing import content_hash, text_hash
-from curation.importing.rows import Mapping, build_row, plain_row
+from curation.importing.rows import Mapping, _plain_row, build_row
 from curation.importing.seen import SeenKeys, hex_prefix_keys, repeats
 
 EXTENSIONS = {"annotations": None}
@@ -47,7 +47,7 @@ def test_the_same_holds_with_another_text_and_id_field(fields, text):
 
 def test_common_rows_take_the_fast_path():
     fields = {"id": 7, "text": "Hi", "metadata": {"a": 1}, "lang": "en"}
-    row = plain_row("line 1", 1, fields, Mapping(), EXTENSIONS)
+    row = _plain_row("line 1", 1, fields, Mapping(), EXTENSIONS)
     assert row == build_row("line 1", 1, fields, Mapping(), EXTENSIONS)
     assert (row.external_id, row.data) == ("7", {"text": "Hi"})
     assert row.metadata == {"a": 1, "lang": "en"}
