@@ -9,7 +9,6 @@ loading the project's items.
 import gc
 import logging
 from dataclasses import dataclass, field
-from itertools import islice
 from operator import attrgetter
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from django.db.models import Max
 
 from curation.batches import SYNTHETIC, batch_record_import
 from curation.extensions import IMPORT_EXTENSIONS, REQUIRED_FIELDS, Problem
-from curation.importing.readers import Limits, Position, Record, UnreadableFile, read_records
+from curation.importing.readers import Limits, Position, Record, UnreadableFile, read_chunks
 from curation.importing.rows import ItemRow, Mapping, build_row
 from curation.importing.seen import SeenKeys, hex_prefix_keys, repeats
 from curation.importing.writers import writer_for
@@ -85,22 +84,39 @@ class _Checker:
         self.synthetic = False  # whether a written row is synthetic (held in a batch)
 
     def rows(self, records: list[Record]) -> list[ItemRow]:
-        tally, built = self.tally, []
+        tally, built, flawed = self.tally, [], False
         tally.counts["rows"] += len(records)
         mapping, sessions = self.mapping, self.sessions
         for record in records:
             if record.problem is not None:
                 built.append((record, [record.problem]))
+                flawed = True
                 continue
             row = build_row(record.where, record.line, record.fields, mapping, sessions)
             if isinstance(row, list):
                 built.append((record, row))
+                flawed = True
                 continue
             problems = ()  # a row without extras has nothing more to check
             for name, value in row.extras.items():
                 problems = [*problems, *sessions[name].check(value, row.data)]
+            flawed = flawed or bool(problems)
             built.append((row, problems))
+        if not flawed and (rows := self._all_new_ids([row for row, _ in built])) is not None:
+            return self._against_project(rows)
         return self._against_project(self._unique_ids(built))
+
+    def _all_new_ids(self, rows: list[ItemRow]) -> list[ItemRow] | None:
+        """The common chunk, every row sound and each id new to the file, checked in bulk:
+        the rows, their ids noted. None when an id repeats (`_unique_ids` then says where)."""
+        keys = [hash(row.external_id) for row in rows]
+        if len(set(keys)) < len(keys) or self.ids.find(keys):
+            return None
+        lines = [row.line for row in rows]
+        if None in lines:  # Parquet rows go by their place
+            lines = [_place_code(row) if row.line is None else row.line for row in rows]
+        self.ids.add(keys, lines)
+        return rows
 
     def _unique_ids(self, built: list[tuple]) -> list[ItemRow]:
         """The rows without problems whose id no earlier row of the file had; the others are
@@ -248,23 +264,6 @@ def _present(project_id: int, column: str, values: list[str], up_to: int | None 
         return {row[0] for row in cursor.fetchall()}
 
 
-def _chunks(records, size):
-    """Lists of up to `size` records; when the file breaks part-way, the records read before
-    the break are still yielded (so their problems are reported) before the error."""
-    iterator = iter(records)
-    while True:
-        chunk: list[Record] = []
-        try:
-            chunk.extend(islice(iterator, size))
-        except UnreadableFile:
-            if chunk:
-                yield chunk
-            raise
-        if not chunk:
-            return
-        yield chunk
-
-
 def import_file(*, run: JobRun, path: Path, filename: str, options: ImportOptions,
                 report: Report) -> dict:  # fmt: skip
     """Imports `path` into `run.project` as one transaction; raises JobFailed with the report
@@ -282,11 +281,11 @@ def import_file(*, run: JobRun, path: Path, filename: str, options: ImportOption
             gc.freeze()
             gc.disable()
             writer = writer_for(run.project_id)
-            records = read_records(path, filename, options.format, position=position,
-                                   max_line_bytes=settings.IMPORT_MAX_LINE_BYTES,
-                                   limits=_limits())  # fmt: skip
+            chunks = read_chunks(path, filename, options.format, position=position,
+                                 size=settings.IMPORT_CHUNK_ROWS, limits=_limits(),
+                                 max_line_bytes=settings.IMPORT_MAX_LINE_BYTES)  # fmt: skip
             try:
-                for chunk in _chunks(records, settings.IMPORT_CHUNK_ROWS):
+                for chunk in chunks:
                     _import_chunk(chunk, checker, writer, tally, options)
                     report(0.99 * position.fraction(), dict(tally.counts))
             finally:

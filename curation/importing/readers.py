@@ -154,31 +154,69 @@ def read_records(
     position: Position | None = None,
     limits: Limits = Limits(),  # noqa: B008  (frozen, so one shared default is safe)
 ) -> Iterator[Record]:
-    """Records of the file at `path` (shown to the user as `filename`) in format `fmt`."""
+    """Records of the file at `path` (shown to the user as `filename`) in format `fmt`, one at
+    a time (so that `position` says how far the reader is at each)."""
+    for chunk in read_chunks(path, filename, fmt, size=1, max_line_bytes=max_line_bytes,
+                             position=position, limits=limits):  # fmt: skip
+        yield from chunk
+
+
+def read_chunks(
+    path: Path,
+    filename: str,
+    fmt: str,
+    *,
+    size: int,
+    max_line_bytes: int,
+    position: Position | None = None,
+    limits: Limits = Limits(),  # noqa: B008  (frozen, so one shared default is safe)
+) -> Iterator[list[Record]]:
+    """The records of `read_records` in lists of up to `size`. When the file breaks part-way,
+    the records read before the break are yielded before the error, so their problems are
+    still reported. JSON Lines, the format of large files, is read a block at a time with no
+    generator step per line."""
     gzipped = _sniff(path, filename, fmt)
     position = position or Position()
     if fmt == "parquet":
-        yield from _parquet(path, position, limits)
+        yield from _batched(_parquet(path, position, limits), size)
         return
     with open(path, "rb") as raw:
         position._tell, position._size = raw.tell, path.stat().st_size
         fh = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
         if fmt == "jsonl":
-            records = _jsonl(fh, max_line_bytes, limits.max_fields)
+            chunks = _jsonl(fh, max_line_bytes, limits.max_fields, size)
         elif fmt == "csv":
-            records = _csv(fh, max_line_bytes, limits.max_fields)
+            chunks = _batched(_csv(fh, max_line_bytes, limits.max_fields), size)
         else:
             records = _json_array(fh, max_line_bytes, limits.max_fields)
             if fmt == "labelstudio":
                 from curation.importing.labelstudio import from_labelstudio
 
                 records = from_labelstudio(records)
+            chunks = _batched(records, size)
         try:
-            yield from records
+            yield from chunks
         except (EOFError, gzip.BadGzipFile, zlib.error):
             if not gzipped:
                 raise
             raise UnreadableFile("the gzip file is damaged or truncated.") from None
+
+
+def _batched(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    """Lists of up to `size` records; on an error, the records before it, then the error."""
+    chunk: list[Record] = []
+    try:
+        for record in records:
+            chunk.append(record)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except Exception:
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
+        yield chunk
 
 
 def _lines(fh, max_line_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
@@ -235,32 +273,85 @@ def _too_many_fields(count: int, max_fields: int) -> Problem:
     return Problem("", "too_many_fields", message)
 
 
-def _jsonl(fh, max_line_bytes: int, max_fields: int = 0) -> Iterator[Record]:
-    for number, line, too_long in _lines(fh, max_line_bytes):
-        where = f"line {number}"
-        if too_long:
-            yield Record(where, number, problem=_too_long_problem(max_line_bytes))
-            continue
-        if not line or line.isspace():  # blank: isspace stops at the first byte of a row
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield Record(where, number, problem=_json_problem(line, exc))
-            continue
-        if not isinstance(value, dict):
-            message = f"expected a JSON object, found {json_kind(value)}."
-            yield Record(where, number, problem=Problem("", "not_an_object", message))
-            continue
-        if max_fields and len(value) > max_fields:
-            yield Record(where, number, problem=_too_many_fields(len(value), max_fields))
-            continue
-        # The cheap byte tests first (most lines have no backslash at all); `\\u0000` (an
-        # escaped backslash) is not a NUL.
-        if b"\\" in line and _NUL_RAW[1] in line and _has_nul(value):
-            yield Record(where, number, problem=_nul_problem(value))
-            continue
-        yield Record(where, number, fields=value)
+def _line_blocks(fh, max_line_bytes: int, block_bytes: int = 1 << 18):
+    """(number of the first line, lines), a block of the file at a time: each physical line
+    without its end, the UTF-8 BOM removed, and None for a line longer than the limit, whose
+    bytes are dropped as they arrive, never held whole."""
+    number, carry, long_line = 1, b"", False
+    raw = fh.read(max(block_bytes, len(_BOM)))
+    block = raw.removeprefix(_BOM)
+    while raw:  # (not `block`: a file may hold the BOM alone in its first read)
+        done = []
+        if long_line:  # the rest of a line over the limit: drop it up to its end
+            end = block.find(b"\n")
+            if end < 0:
+                raw = block = fh.read(block_bytes)
+                continue
+            block, long_line, done = block[end + 1 :], False, [None]
+        lines = (carry + block).split(b"\n") if carry else block.split(b"\n")
+        carry = lines.pop()
+        if lines and max(map(len, lines)) > max_line_bytes:
+            lines = [None if len(line) > max_line_bytes else line for line in lines]
+        if len(carry) > max_line_bytes:
+            carry, long_line = b"", True
+        lines = done + lines if done else lines
+        yield number, lines
+        number += len(lines)
+        raw = block = fh.read(block_bytes)
+    if long_line or carry:
+        yield number, [None if long_line else carry]
+
+
+def _jsonl(fh, max_line_bytes: int, max_fields: int, size: int) -> Iterator[list[Record]]:
+    """Records of a JSON Lines file in lists of up to `size`. The common line (an object of a
+    few fields, no backslash) takes three tests after parsing; blank lines and every problem go
+    to `_jsonl_problem`."""
+    chunk: list[Record] = []
+    loads, refused, nul = orjson.loads, orjson.JSONDecodeError, _NUL_RAW[1]
+    try:
+        for first, lines in _line_blocks(fh, max_line_bytes):
+            for number, line in enumerate(lines, first):
+                try:
+                    value = loads(line)  # a line over the limit is None, which orjson refuses
+                except refused as exc:
+                    record = _jsonl_problem(number, line, max_line_bytes, exc=exc)
+                    if record is None:
+                        continue  # a blank line
+                else:
+                    if (type(value) is not dict or (max_fields and len(value) > max_fields)
+                            or (b"\\" in line and nul in line and _has_nul(value))):  # fmt: skip
+                        record = _jsonl_problem(number, line, max_fields, value=value)
+                    else:
+                        record = Record(f"line {number}", number, value)
+                chunk.append(record)
+                if len(chunk) >= size:
+                    yield chunk
+                    chunk = []
+    except Exception:
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
+        yield chunk
+
+
+def _jsonl_problem(number: int, line: bytes | None, limit: int, *, exc=None, value=None):
+    """The record of a JSON Lines line that is not a plain object, or None for a blank line.
+    `limit` is the line limit when the parser refused the line, else the fields limit."""
+    where = f"line {number}"
+    if exc is not None:
+        if line is None:
+            return Record(where, number, problem=_too_long_problem(limit))
+        if not line or line.isspace():
+            return None
+        return Record(where, number, problem=_json_problem(line, exc))
+    if not isinstance(value, dict):
+        message = f"expected a JSON object, found {json_kind(value)}."
+        return Record(where, number, problem=Problem("", "not_an_object", message))
+    if limit and len(value) > limit:
+        return Record(where, number, problem=_too_many_fields(len(value), limit))
+    # `\\u0000` (an escaped backslash) is not a NUL: the parsed value decides.
+    return Record(where, number, problem=_nul_problem(value))
 
 
 def json_kind(value) -> str:
