@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from curation.hashing import content_hash, text_hash
+from curation.hashing import ASCII_BREAKS, content_hash, text_hash
 from curation.importing.rows import Mapping, _plain_row, build_row
 from curation.importing.seen import SeenKeys, hex_prefix_keys, repeats
 
@@ -82,6 +82,13 @@ def test_the_only_printable_whitespace_is_the_space():
     assert [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c.isprintable()] == [
         " "
     ]
+
+
+def test_the_ascii_breaks_are_the_whitespace_split_breaks_on_besides_the_space():
+    """ASCII text without these (and with single inner spaces) is hashed as it stands."""
+    breaks = [c for c in map(chr, range(128)) if c.isspace() and c != " "]
+    assert breaks == list(ASCII_BREAKS.decode())
+    assert all(f"a{c}b".split() == ["a", "b"] for c in breaks)
 
 
 @given(st.text(alphabet=st.sampled_from("aÄß ̈¨ﬁ\u00a0\u3000 \t\nxY€")))
