@@ -19,7 +19,7 @@ from django.db.models import Max
 from curation.batches import SYNTHETIC, batch_record_import
 from curation.extensions import IMPORT_EXTENSIONS, REQUIRED_FIELDS, Problem
 from curation.importing.readers import Limits, Position, Record, UnreadableFile, read_chunks
-from curation.importing.rows import ItemRow, Mapping, build_row
+from curation.importing.rows import ItemRow, Mapping, build_row, plain_rows
 from curation.importing.seen import SeenKeys, hex_prefix_keys, repeats
 from curation.importing.writers import writer_for
 from curation.jobs import JobFailed, Report, job_kind, job_run_complete
@@ -82,12 +82,27 @@ class _Checker:
         self.fresh: list = []  # per written chunk, its content hashes new to the project
         self.fresh_keys = hex_prefix_keys([])
         self.synthetic = False  # whether a written row is synthetic (held in a batch)
+        self.max_fields = settings.IMPORT_MAX_FIELDS
 
-    def rows(self, records: list[Record]) -> list[ItemRow]:
+    def plain(self, first: int, lines: list) -> list[ItemRow] | None:
+        """The reader's hook: a block of JSON Lines built into rows at once when all are plain."""
+        return plain_rows(first, lines, self.mapping, self.sessions, self.max_fields)
+
+    def rows(self, records: list) -> list[ItemRow]:
+        """The chunk's rows that may be written; the others are reported. `records` holds the
+        reader's records, or rows it built with `plain` (those first, when a chunk has both)."""
         tally, built, flawed = self.tally, [], False
         tally.counts["rows"] += len(records)
+        if type(records[-1]) is ItemRow:  # all built by `plain`, so sound
+            rows = self._all_new_ids(records)
+            if rows is None:
+                rows = self._unique_ids([(row, ()) for row in records])
+            return self._against_project(rows)
         mapping, sessions = self.mapping, self.sessions
         for record in records:
+            if type(record) is ItemRow:
+                built.append((record, ()))
+                continue
             if record.problem is not None:
                 built.append((record, [record.problem]))
                 flawed = True
@@ -139,8 +154,9 @@ class _Checker:
         self.ids.add(list(local), list(local.values()))
         return good
 
-    def _bad(self, where: str, line: int | None, problems: list[Problem]) -> None:
+    def _bad(self, where: str | None, line: int | None, problems: list[Problem]) -> None:
         self.tally.counts["invalid_rows"] += 1
+        where = where or f"line {line}"  # rows built by `plain` carry only their line
         for problem in problems:
             self.tally.problem(where, line, problem)
 
@@ -283,7 +299,8 @@ def import_file(*, run: JobRun, path: Path, filename: str, options: ImportOption
             writer = writer_for(run.project_id)
             chunks = read_chunks(path, filename, options.format, position=position,
                                  size=settings.IMPORT_CHUNK_ROWS, limits=_limits(),
-                                 max_line_bytes=settings.IMPORT_MAX_LINE_BYTES)  # fmt: skip
+                                 max_line_bytes=settings.IMPORT_MAX_LINE_BYTES,
+                                 plain=checker.plain)  # fmt: skip
             try:
                 for chunk in chunks:
                     _import_chunk(chunk, checker, writer, tally, options)

@@ -10,7 +10,7 @@ import csv
 import gzip
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -170,11 +170,17 @@ def read_chunks(
     max_line_bytes: int,
     position: Position | None = None,
     limits: Limits = Limits(),  # noqa: B008  (frozen, so one shared default is safe)
-) -> Iterator[list[Record]]:
+    plain: Callable[[int, list], list | None] | None = None,
+) -> Iterator[list]:
     """The records of `read_records` in lists of up to `size`. When the file breaks part-way,
     the records read before the break are yielded before the error, so their problems are
     still reported. JSON Lines, the format of large files, is read a block at a time with no
-    generator step per line."""
+    generator step per line.
+
+    `plain(first line number, lines)`, for JSON Lines, may take a block of lines whole and
+    return what the caller makes of them (its own rows, which then stand in the lists for the
+    block's records), or None, when the block holds a line it does not take: that block and
+    the rest of the file are then read into records."""
     gzipped = _sniff(path, filename, fmt)
     position = position or Position()
     if fmt == "parquet":
@@ -184,7 +190,7 @@ def read_chunks(
         position._tell, position._size = raw.tell, path.stat().st_size
         fh = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
         if fmt == "jsonl":
-            chunks = _jsonl(fh, max_line_bytes, limits.max_fields, size)
+            chunks = _jsonl(fh, max_line_bytes, limits.max_fields, size, plain)
         elif fmt == "csv":
             chunks = _batched(_csv(fh, max_line_bytes, limits.max_fields), size)
         else:
@@ -302,14 +308,23 @@ def _line_blocks(fh, max_line_bytes: int, block_bytes: int = 1 << 18):
         yield number, [None if long_line else carry]
 
 
-def _jsonl(fh, max_line_bytes: int, max_fields: int, size: int) -> Iterator[list[Record]]:
-    """Records of a JSON Lines file in lists of up to `size`. The common line (an object of a
-    few fields, no backslash) takes three tests after parsing; blank lines and every problem go
-    to `_jsonl_problem`."""
-    chunk: list[Record] = []
+def _jsonl(fh, max_line_bytes: int, max_fields: int, size: int, plain=None) -> Iterator[list]:
+    """Records of a JSON Lines file in lists of up to `size` (see `read_chunks` for `plain`).
+    The common line (an object of a few fields, no backslash) takes three tests after parsing;
+    blank lines and every problem go to `_jsonl_problem`."""
+    chunk: list = []
     loads, refused, nul = orjson.loads, orjson.JSONDecodeError, _NUL_RAW[1]
     try:
         for first, lines in _line_blocks(fh, max_line_bytes):
+            if plain is not None:
+                taken = plain(first, lines)
+                if taken is not None:
+                    chunk.extend(taken)
+                    while len(chunk) >= size:
+                        yield chunk[:size]
+                        chunk = chunk[size:]
+                    continue
+                plain = None  # a line it does not take: records from here on
             for number, line in enumerate(lines, first):
                 try:
                     value = loads(line)  # a line over the limit is None, which orjson refuses
@@ -319,7 +334,7 @@ def _jsonl(fh, max_line_bytes: int, max_fields: int, size: int) -> Iterator[list
                         continue  # a blank line
                 else:
                     if (type(value) is not dict or (max_fields and len(value) > max_fields)
-                            or (b"\\" in line and nul in line and _has_nul(value))):  # fmt: skip
+                            or (b"\\" in line and nul in line and has_nul(value))):  # fmt: skip
                         record = _jsonl_problem(number, line, max_fields, value=value)
                     else:
                         record = Record(f"line {number}", number, value)
@@ -373,13 +388,13 @@ def json_kind(value) -> str:
 
 def _nul_problem(value) -> Problem:
     for key, item in value.items():
-        if _has_nul(key):
+        if has_nul(key):
             return Problem("", "nul_byte", "a field name contains a NUL character (\\u0000), "
                            "which cannot be stored.")  # fmt: skip
-        if _has_nul(item):
+        if has_nul(item):
             return Problem(key, "nul_byte", f"field `{key}` contains a NUL character (\\u0000), "
                            "which cannot be stored.")  # fmt: skip
-    # Not reached: callers pass only rows in which _has_nul found a NUL, and the loop above
+    # Not reached: callers pass only rows in which has_nul found a NUL, and the loop above
     # looks at the same names and values. Kept so that a new caller still gets a message.
     return Problem("", "nul_byte", "the row contains a NUL character (\\u0000), which cannot be "
                    "stored.")  # fmt: skip  # pragma: no cover
@@ -585,7 +600,7 @@ def _element(where: str, line: int, text: str, value, max_fields: int = 0) -> Re
         value = orjson.loads(text.encode("utf-8", "surrogatepass"))
     except orjson.JSONDecodeError as exc:
         return Record(where, line, problem=_json_problem(b"", exc, whole_line=False))
-    if "\\u0000" in text and _has_nul(value):
+    if "\\u0000" in text and has_nul(value):
         return Record(where, line, problem=_nul_problem(value))
     return Record(where, line, fields=value)
 
@@ -609,7 +624,7 @@ def _parquet(path: Path, position: Position, limits: Limits) -> Iterator[Record]
                 where = f"row group {group}, row {row}"
                 row += 1
                 problem = _to_json(fields, convert) if convert else None
-                if problem is None and _has_nul(fields):
+                if problem is None and has_nul(fields):
                     problem = _nul_problem(fields)
                 if problem is not None:
                     yield Record(where, None, problem=problem)
@@ -681,11 +696,11 @@ def _json_value(value):
     return str(value)  # Decimal and anything else pyarrow may hand over
 
 
-def _has_nul(value) -> bool:
+def has_nul(value) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(has_nul(v) for v in value)
     return False

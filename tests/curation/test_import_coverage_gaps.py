@@ -54,7 +54,7 @@ def test_a_gzip_file_damaged_in_its_first_bytes_is_refused(read, content):
 
 
 def test_a_stream_error_in_a_plain_file_is_not_reported_as_gzip_damage(read, monkeypatch):
-    def failing(fh, max_line_bytes, max_fields, size):
+    def failing(fh, max_line_bytes, max_fields, size, plain=None):
         yield [readers.Record("line 1", 1, fields={"text": "a"})]
         raise EOFError("from a bug, not from the file")
 
@@ -64,7 +64,7 @@ def test_a_stream_error_in_a_plain_file_is_not_reported_as_gzip_damage(read, mon
 
 
 def test_a_gzip_stream_error_after_the_first_bytes_is_reported_as_damage(read, monkeypatch):
-    def failing(fh, max_line_bytes, max_fields, size):
+    def failing(fh, max_line_bytes, max_fields, size, plain=None):
         yield [readers.Record("line 1", 1, fields={"text": "a"})]
         raise EOFError
 

@@ -2,16 +2,19 @@
 row, and the compact structures behind the checks across rows remember what they must."""
 
 import hashlib
+import io
 import sys
 import unicodedata
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from curation.hashing import ASCII_BREAKS, content_hash, text_hash
-from curation.importing.rows import Mapping, _plain_row, build_row
+from curation.importing import readers
+from curation.importing.rows import Mapping, _plain_row, build_row, plain_rows
 from curation.importing.seen import SeenKeys, hex_prefix_keys, repeats
 
 EXTENSIONS = {"annotations": None}
@@ -127,3 +130,47 @@ def test_repeats_counts_rows_whose_hash_came_before():
     chunks = [hex_prefix_keys(digests[:9]), hex_prefix_keys(digests[9:]), hex_prefix_keys([])]
     assert repeats(chunks) == 20 - 7
     assert repeats([]) == 0
+
+
+# --- whole blocks of JSON Lines ----------------------------------------------------------------
+
+line_values = st.dictionaries(keys, values, max_size=6).map(lambda d: orjson.dumps(d))
+odd_lines = st.sampled_from([b"", b"  ", b"[1]", b"{bad", b'{"text": "a\\u0000b"}', None,
+                             b'{"text": "x", "a": 1, "b": 2, "c": 3}'])  # fmt: skip
+
+
+def records_of(lines: list) -> list:
+    """The reader's records for the lines (a line over the limit written as 99 bytes, the
+    limit 98; blank lines give none)."""
+    content = b"\n".join(b"x" * 99 if line is None else line for line in lines) + b"\n"
+    return [r for chunk in readers._jsonl(io.BytesIO(content), 98, 3, 10_000) for r in chunk]
+
+
+@given(st.lists(st.one_of(line_values, line_values, odd_lines), min_size=1, max_size=8))
+def test_a_block_is_built_whole_only_when_every_line_is_a_plain_row(lines):
+    """`plain_rows` takes a block exactly when each of its lines is a record without a problem
+    that `_plain_row` takes, and builds the rows the general path builds from those records."""
+    mapping = Mapping.from_dict({}, cells=False)
+    rows = plain_rows(1, lines, mapping, EXTENSIONS, max_fields=3)
+    records = records_of(lines)
+    every_plain = len(records) == len(lines) and all(
+        r.problem is None and _plain_row(r.where, r.line, r.fields, mapping, EXTENSIONS)
+        for r in records
+    )
+    assert (rows is not None) == every_plain
+    for row, record in zip(rows or [], records, strict=False):
+        expected = build_row(record.where, record.line, record.fields, mapping, EXTENSIONS)
+        expected.where = None  # rows built a block at a time are named by their line
+        assert row == expected
+
+
+def test_rows_of_a_block_are_numbered_from_its_first_line():
+    lines = [b'{"text": "a", "id": "x"}', b'{"text": "b"}']
+    rows = plain_rows(41, lines, Mapping(), EXTENSIONS)
+    assert [row.line for row in rows] == [41, 42]
+    assert rows[1].external_id == f"{text_hash('b')[:16]}-42"
+
+
+def test_a_block_with_a_mapping_that_is_not_plain_is_left_to_the_records():
+    mapping = Mapping.from_dict({"data_fields": ["text", "lang"]})
+    assert plain_rows(1, [b'{"text": "a", "lang": "en"}'], mapping, EXTENSIONS) is None
