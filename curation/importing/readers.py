@@ -210,13 +210,20 @@ def read_chunks(
 
 def _batched(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
     """Lists of up to `size` records; on an error, the records before it, then the error."""
-    chunk: list[Record] = []
+    return _rechunked(([record] for record in records), size)
+
+
+def _rechunked(parts: Iterator[list], size: int) -> Iterator[list]:
+    """The items of `parts` (lists of any length) in lists of `size`, the last one shorter; on
+    an error, the items before it, then the error."""
+    chunk: list = []
     try:
-        for record in records:
-            chunk.append(record)
+        for part in parts:
+            chunk += part
             if len(chunk) >= size:
-                yield chunk
-                chunk = []
+                ends = range(size, len(chunk) + 1, size)
+                yield from (chunk[end - size : end] for end in ends)
+                chunk = chunk[ends[-1] :]
     except Exception:
         if chunk:
             yield chunk
@@ -309,45 +316,38 @@ def _line_blocks(fh, max_line_bytes: int, block_bytes: int = 1 << 18):
 
 
 def _jsonl(fh, max_line_bytes: int, max_fields: int, size: int, plain=None) -> Iterator[list]:
-    """Records of a JSON Lines file in lists of up to `size` (see `read_chunks` for `plain`).
-    The common line (an object of a few fields, no backslash) takes three tests after parsing;
-    blank lines and every problem go to `_jsonl_problem`."""
-    chunk: list = []
+    """Records of a JSON Lines file in lists of up to `size` (see `read_chunks` for `plain`)."""
+    return _rechunked(_jsonl_blocks(fh, max_line_bytes, max_fields, plain), size)
+
+
+def _jsonl_blocks(fh, max_line_bytes: int, max_fields: int, plain) -> Iterator[list]:
+    """A list for each block of lines: what `plain` made of it, or a record for each line that
+    is not blank. The common line (an object of a few fields, no backslash) takes three tests
+    after parsing; blank lines and every problem go to `_jsonl_problem`."""
     loads, refused, nul = orjson.loads, orjson.JSONDecodeError, _NUL_RAW[1]
-    try:
-        for first, lines in _line_blocks(fh, max_line_bytes):
-            if plain is not None:
-                taken = plain(first, lines)
-                if taken is not None:
-                    chunk.extend(taken)
-                    while len(chunk) >= size:
-                        yield chunk[:size]
-                        chunk = chunk[size:]
-                    continue
-                plain = None  # a line it does not take: records from here on
-            for number, line in enumerate(lines, first):
-                try:
-                    value = loads(line)  # a line over the limit is None, which orjson refuses
-                except refused as exc:
-                    record = _jsonl_problem(number, line, max_line_bytes, exc=exc)
-                    if record is None:
-                        continue  # a blank line
+    for first, lines in _line_blocks(fh, max_line_bytes):
+        if plain is not None:
+            taken = plain(first, lines)
+            if taken is not None:
+                yield taken
+                continue
+            plain = None  # a line it does not take: records from here on
+        records = []
+        for number, line in enumerate(lines, first):
+            try:
+                value = loads(line)  # a line over the limit is None, which orjson refuses
+            except refused as exc:
+                record = _jsonl_problem(number, line, max_line_bytes, exc=exc)
+                if record is None:
+                    continue  # a blank line
+            else:
+                if (type(value) is not dict or (max_fields and len(value) > max_fields)
+                        or (b"\\" in line and nul in line and has_nul(value))):  # fmt: skip
+                    record = _jsonl_problem(number, line, max_fields, value=value)
                 else:
-                    if (type(value) is not dict or (max_fields and len(value) > max_fields)
-                            or (b"\\" in line and nul in line and has_nul(value))):  # fmt: skip
-                        record = _jsonl_problem(number, line, max_fields, value=value)
-                    else:
-                        record = Record(f"line {number}", number, value)
-                chunk.append(record)
-                if len(chunk) >= size:
-                    yield chunk
-                    chunk = []
-    except Exception:
-        if chunk:
-            yield chunk
-        raise
-    if chunk:
-        yield chunk
+                    record = Record(f"line {number}", number, value)
+            records.append(record)
+        yield records
 
 
 def _jsonl_problem(number: int, line: bytes | None, limit: int, *, exc=None, value=None):

@@ -4,10 +4,11 @@ limit must come out as one `None` in its place however many blocks it spans."""
 
 import io
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from curation.importing.readers import _line_blocks
+from curation.importing.readers import _line_blocks, _rechunked
 
 BOM = b"\xef\xbb\xbf"
 
@@ -46,3 +47,23 @@ def test_a_line_over_the_limit_spanning_blocks_is_one_none_and_numbering_goes_on
 
 def test_a_line_of_exactly_the_limit_is_kept():
     assert by_block(b"abcde\nabcdef\n", 5, 4) == [(1, b"abcde"), (2, None)]
+
+
+@given(parts=st.lists(st.lists(st.integers(), max_size=7), max_size=8), size=st.integers(1, 5))
+def test_blocks_of_any_length_are_regrouped_into_chunks_of_the_size(parts, size):
+    chunks = list(_rechunked(iter(parts), size))
+    assert [item for chunk in chunks for item in chunk] == [item for part in parts for item in part]
+    assert all(len(chunk) == size for chunk in chunks[:-1])
+    assert all(0 < len(chunk) <= size for chunk in chunks)
+
+
+def test_an_error_comes_after_the_items_read_before_it():
+    def parts():
+        yield [1, 2, 3]
+        raise EOFError
+
+    chunks = _rechunked(parts(), 2)
+    assert next(chunks) == [1, 2]
+    assert next(chunks) == [3]
+    with pytest.raises(EOFError):
+        next(chunks)
