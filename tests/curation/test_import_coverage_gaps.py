@@ -85,6 +85,15 @@ def test_a_line_megabytes_past_the_limit_is_skipped_whole_and_reading_goes_on(re
     ]
 
 
+def test_a_csv_line_megabytes_past_the_limit_is_skipped_whole_and_reading_goes_on(read):
+    giant = b'"' + b"x" * (3 << 20) + b'",1\n'
+    rows = read(b"text,id\n" + giant + b"after,2\n", "items.csv", "csv", max_line_bytes=1000)
+    assert rows == [
+        ("line 2", ("line_too_long", "", "the line is longer than the limit of 1,000 bytes.")),
+        ("line 3", {"text": "after", "id": "2"}),
+    ]
+
+
 def test_a_number_cut_by_a_read_chunk_is_read_whole(read):
     # The first 1 MiB chunk ends after "12"; the element is 1234, not 12 followed by garbage.
     content = b"[" + b" " * ((1 << 20) - 3) + b"12" + b"34]"

@@ -472,6 +472,15 @@ def test_parquet_progress_counts_row_groups(tmp_path):
     assert fractions == [0.0, 0.25, 0.5, 0.75]
 
 
+def test_progress_is_whole_once_the_reader_has_closed_the_file(tmp_path):
+    path = tmp_path / "items.jsonl"
+    path.write_bytes(b'{"text": "a"}\n{"text": "b"}\n')
+    position = Position()
+    assert len(list(read_records(path, "items.jsonl", "jsonl", max_line_bytes=100,
+                                 position=position))) == 2  # fmt: skip
+    assert position.fraction() == 1.0  # the file is closed: its position can no longer be read
+
+
 # --- what the file really is (IMP-9) --------------------------------------------------------
 
 
