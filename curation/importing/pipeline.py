@@ -82,10 +82,11 @@ class _Checker:
         self.fresh: list = []  # per written chunk, its content hashes new to the project
         self.fresh_keys = hex_prefix_keys([])
         self.synthetic = False  # whether a written row is synthetic (held in a batch)
+        self.max_fields = settings.IMPORT_MAX_FIELDS
 
-    def plain(self, first: int, objects: list[dict]) -> list[ItemRow] | None:
+    def plain(self, first: int, lines: list) -> list[ItemRow] | None:
         """The reader's hook: a block of JSON Lines built into rows at once when all are plain."""
-        return plain_rows(first, objects, self.mapping, self.sessions)
+        return plain_rows(first, lines, self.mapping, self.sessions, self.max_fields)
 
     def rows(self, records: list) -> list[ItemRow]:
         """The chunk's rows that may be written; the others are reported. `records` holds the

@@ -177,10 +177,10 @@ def read_chunks(
     still reported. JSON Lines, the format of large files, is read a block at a time with no
     generator step per line.
 
-    `plain(first line number, objects)`, for JSON Lines, may take a block whose lines are all
-    sound objects and return what the caller makes of them (its own rows, which then stand in
-    the lists for the block's records), or None, when it does not take one of them: that block
-    and the rest of the file are then read into records."""
+    `plain(first line number, lines)`, for JSON Lines, may take a block of lines whole and
+    return what the caller makes of them (its own rows, which then stand in the lists for the
+    block's records), or None, when the block holds a line it does not take: that block and
+    the rest of the file are then read into records."""
     gzipped = _sniff(path, filename, fmt)
     position = position or Position()
     if fmt == "parquet":
@@ -321,64 +321,51 @@ def _jsonl(fh, max_line_bytes: int, max_fields: int, size: int, plain=None) -> I
 
 
 def _jsonl_blocks(fh, max_line_bytes: int, max_fields: int, plain) -> Iterator[list]:
-    """A list for each block of lines: what `plain` made of the block's objects, or a record for
-    each line that is not blank. A block of sound objects (the common file) is parsed in one
-    loop; a block with any other line is read again line by line, for its problems."""
+    """A list for each block of lines: what `plain` made of it, or a record for each line that
+    is not blank. The common line (an object of a few fields, no backslash) takes three tests
+    after parsing; blank lines and every problem go to `_jsonl_problem`."""
+    loads, refused, nul = orjson.loads, orjson.JSONDecodeError, _NUL_RAW[1]
     for first, lines in _line_blocks(fh, max_line_bytes):
-        values = _objects(lines, max_fields)
-        if values is not None:
-            if plain is not None:
-                taken = plain(first, values)
-                if taken is not None:
-                    yield taken
-                    continue
-                plain = None  # an object it does not take: records from here on
-            yield [Record(f"line {n}", n, value) for n, value in enumerate(values, first)]
-            continue
+        if plain is not None:
+            taken = plain(first, lines)
+            if taken is not None:
+                yield taken
+                continue
+            plain = None  # a line it does not take: records from here on
         records = []
         for number, line in enumerate(lines, first):
-            value = _objects([line], max_fields)
-            if value is not None:
-                records.append(Record(f"line {number}", number, value[0]))
-            elif (record := _jsonl_problem(number, line, max_line_bytes, max_fields)) is not None:
-                records.append(record)
+            try:
+                value = loads(line)  # a line over the limit is None, which orjson refuses
+            except refused as exc:
+                record = _jsonl_problem(number, line, max_line_bytes, exc=exc)
+                if record is None:
+                    continue  # a blank line
+            else:
+                if (type(value) is not dict or (max_fields and len(value) > max_fields)
+                        or (b"\\" in line and nul in line and has_nul(value))):  # fmt: skip
+                    record = _jsonl_problem(number, line, max_fields, value=value)
+                else:
+                    record = Record(f"line {number}", number, value)
+            records.append(record)
         yield records
 
 
-def _objects(lines: list, max_fields: int) -> list[dict] | None:
-    """The JSON object of each line, or None when a line is anything else: blank, over the
-    limit (None), not JSON, not an object, with too many fields, or with a NUL. The common
-    line takes three tests after parsing: most have no backslash at all."""
-    values, loads, nul = [], orjson.loads, _NUL_RAW[1]
-    try:
-        for line in lines:
-            value = loads(line)  # a line over the limit is None, which orjson refuses
-            if (type(value) is not dict or (max_fields and len(value) > max_fields)
-                    or (b"\\" in line and nul in line and _has_nul(value))):  # fmt: skip
-                return None
-            values.append(value)
-    except orjson.JSONDecodeError:
-        return None
-    return values
-
-
-def _jsonl_problem(number: int, line: bytes | None, max_line_bytes: int, max_fields: int):
-    """The record of a JSON Lines line that `_objects` refused, or None for a blank line."""
+def _jsonl_problem(number: int, line: bytes | None, limit: int, *, exc=None, value=None):
+    """The record of a JSON Lines line that is not a plain object, or None for a blank line.
+    `limit` is the line limit when the parser refused the line, else the fields limit."""
     where = f"line {number}"
-    if line is None:
-        return Record(where, number, problem=_too_long_problem(max_line_bytes))
-    if not line or line.isspace():
-        return None
-    try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
+    if exc is not None:
+        if line is None:
+            return Record(where, number, problem=_too_long_problem(limit))
+        if not line or line.isspace():
+            return None
         return Record(where, number, problem=_json_problem(line, exc))
     if not isinstance(value, dict):
         message = f"expected a JSON object, found {json_kind(value)}."
         return Record(where, number, problem=Problem("", "not_an_object", message))
-    if max_fields and len(value) > max_fields:
-        return Record(where, number, problem=_too_many_fields(len(value), max_fields))
-    # `\\u0000` (an escaped backslash) is not a NUL: the parsed value decided.
+    if limit and len(value) > limit:
+        return Record(where, number, problem=_too_many_fields(len(value), limit))
+    # `\\u0000` (an escaped backslash) is not a NUL: the parsed value decides.
     return Record(where, number, problem=_nul_problem(value))
 
 
@@ -401,13 +388,13 @@ def json_kind(value) -> str:
 
 def _nul_problem(value) -> Problem:
     for key, item in value.items():
-        if _has_nul(key):
+        if has_nul(key):
             return Problem("", "nul_byte", "a field name contains a NUL character (\\u0000), "
                            "which cannot be stored.")  # fmt: skip
-        if _has_nul(item):
+        if has_nul(item):
             return Problem(key, "nul_byte", f"field `{key}` contains a NUL character (\\u0000), "
                            "which cannot be stored.")  # fmt: skip
-    # Not reached: callers pass only rows in which _has_nul found a NUL, and the loop above
+    # Not reached: callers pass only rows in which has_nul found a NUL, and the loop above
     # looks at the same names and values. Kept so that a new caller still gets a message.
     return Problem("", "nul_byte", "the row contains a NUL character (\\u0000), which cannot be "
                    "stored.")  # fmt: skip  # pragma: no cover
@@ -613,7 +600,7 @@ def _element(where: str, line: int, text: str, value, max_fields: int = 0) -> Re
         value = orjson.loads(text.encode("utf-8", "surrogatepass"))
     except orjson.JSONDecodeError as exc:
         return Record(where, line, problem=_json_problem(b"", exc, whole_line=False))
-    if "\\u0000" in text and _has_nul(value):
+    if "\\u0000" in text and has_nul(value):
         return Record(where, line, problem=_nul_problem(value))
     return Record(where, line, fields=value)
 
@@ -637,7 +624,7 @@ def _parquet(path: Path, position: Position, limits: Limits) -> Iterator[Record]
                 where = f"row group {group}, row {row}"
                 row += 1
                 problem = _to_json(fields, convert) if convert else None
-                if problem is None and _has_nul(fields):
+                if problem is None and has_nul(fields):
                     problem = _nul_problem(fields)
                 if problem is not None:
                     yield Record(where, None, problem=problem)
@@ -709,11 +696,11 @@ def _json_value(value):
     return str(value)  # Decimal and anything else pyarrow may hand over
 
 
-def _has_nul(value) -> bool:
+def has_nul(value) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(has_nul(v) for v in value)
     return False

@@ -6,7 +6,7 @@ import orjson
 
 from curation.extensions import Problem
 from curation.hashing import content_hash, text_hash
-from curation.importing.readers import json_kind
+from curation.importing.readers import has_nul, json_kind
 
 SPLITS = ("unassigned", "train", "dev", "test")
 # Fields Concord's own exports derive from labels; importing an export leaves them out.
@@ -270,15 +270,24 @@ def _plain_row(where: str, line: int | None, fields: dict, m: Mapping, extension
                    digest, {})  # fmt: skip
 
 
-def plain_rows(first: int, objects: list[dict], m: Mapping, extension_fields):
-    """The rows of a block of JSON Lines objects (numbered from `first`) when every one is a
-    plain row (`_plain_row`), built in one loop: the common file, a million rows of it, pays
-    for no record per line. None as soon as one is not, for the block to be read into records.
-    Rows carry no `where`: the report names them by line."""
+def plain_rows(first: int, lines: list, m: Mapping, extension_fields, max_fields: int = 0):
+    """The rows of a block of JSON Lines (numbered from `first`) when every line is a plain row
+    (`_plain_row`), parsed and built in one loop: the common file, a million rows of it, pays
+    for no record per line. None as soon as a line is anything else (blank, over the limit,
+    not JSON, not an object, too many fields, a backslash-escaped NUL, or a row the general
+    path must check), for the block to be read line by line. Rows carry no `where`: the
+    report names them by line."""
     if not m.plain:
         return None
-    rows, plain_row = [], _plain_row
-    for number, fields in enumerate(objects, first):
+    rows, loads, plain_row = [], orjson.loads, _plain_row
+    for number, line in enumerate(lines, first):
+        try:
+            fields = loads(line)  # a line over the limit is None, which orjson refuses
+        except orjson.JSONDecodeError:
+            return None
+        if (type(fields) is not dict or (max_fields and len(fields) > max_fields)
+                or (b"\\" in line and b"\\u0000" in line and has_nul(fields))):  # fmt: skip
+            return None
         row = plain_row(None, number, fields, m, extension_fields)
         if row is None:
             return None

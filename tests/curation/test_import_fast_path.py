@@ -139,35 +139,19 @@ odd_lines = st.sampled_from([b"", b"  ", b"[1]", b"{bad", b'{"text": "a\\u0000b"
                              b'{"text": "x", "a": 1, "b": 2, "c": 3}'])  # fmt: skip
 
 
-def jsonl(lines: list) -> io.BytesIO:
-    """The lines as a file, a line over the limit written as 99 bytes (the limit is 98)."""
-    return io.BytesIO(b"\n".join(b"x" * 99 if line is None else line for line in lines) + b"\n")
-
-
 def records_of(lines: list) -> list:
-    """The reader's records for the lines (blank lines give none)."""
-    return [r for chunk in readers._jsonl(jsonl(lines), 98, 3, 10_000) for r in chunk]
-
-
-def built_whole(lines: list, mapping: Mapping) -> list | None:
-    """The rows `plain_rows` built of the block, read through the reader's hook; None when the
-    reader did not hand the block over or `plain_rows` did not take it."""
-    made = []
-
-    def hook(first, objects):
-        made.append(plain_rows(first, objects, mapping, EXTENSIONS))
-        return made[-1]
-
-    list(readers._jsonl(jsonl(lines), 98, 3, 10_000, hook))
-    return made[0] if made else None
+    """The reader's records for the lines (a line over the limit written as 99 bytes, the
+    limit 98; blank lines give none)."""
+    content = b"\n".join(b"x" * 99 if line is None else line for line in lines) + b"\n"
+    return [r for chunk in readers._jsonl(io.BytesIO(content), 98, 3, 10_000) for r in chunk]
 
 
 @given(st.lists(st.one_of(line_values, line_values, odd_lines), min_size=1, max_size=8))
 def test_a_block_is_built_whole_only_when_every_line_is_a_plain_row(lines):
-    """A block is built whole exactly when each of its lines is a record without a problem
-    that `_plain_row` takes, into the rows the general path builds from those records."""
+    """`plain_rows` takes a block exactly when each of its lines is a record without a problem
+    that `_plain_row` takes, and builds the rows the general path builds from those records."""
     mapping = Mapping.from_dict({}, cells=False)
-    rows = built_whole(lines, mapping)
+    rows = plain_rows(1, lines, mapping, EXTENSIONS, max_fields=3)
     records = records_of(lines)
     every_plain = len(records) == len(lines) and all(
         r.problem is None and _plain_row(r.where, r.line, r.fields, mapping, EXTENSIONS)
@@ -181,12 +165,12 @@ def test_a_block_is_built_whole_only_when_every_line_is_a_plain_row(lines):
 
 
 def test_rows_of_a_block_are_numbered_from_its_first_line():
-    objects = [{"text": "a", "id": "x"}, {"text": "b"}]
-    rows = plain_rows(41, objects, Mapping(), EXTENSIONS)
+    lines = [b'{"text": "a", "id": "x"}', b'{"text": "b"}']
+    rows = plain_rows(41, lines, Mapping(), EXTENSIONS)
     assert [row.line for row in rows] == [41, 42]
     assert rows[1].external_id == f"{text_hash('b')[:16]}-42"
 
 
 def test_a_block_with_a_mapping_that_is_not_plain_is_left_to_the_records():
     mapping = Mapping.from_dict({"data_fields": ["text", "lang"]})
-    assert plain_rows(1, [{"text": "a", "lang": "en"}], mapping, EXTENSIONS) is None
+    assert plain_rows(1, [b'{"text": "a", "lang": "en"}'], mapping, EXTENSIONS) is None
