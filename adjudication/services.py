@@ -30,6 +30,7 @@ from annotation.gold import gold_set
 from annotation.models import Annotation, LabelSchema
 from annotation.schemas import value_problems
 from annotation.services import Conflict
+from curation import rows
 from curation.bulk import bulk_insert
 from curation.models import AuditKind, Item, Project
 from curation.services import audit
@@ -226,7 +227,7 @@ def _settle_new(project: Project, item_id: int, now, counts: dict) -> bool:
     overlap, a concurrent settle), which needs the locked read-modify-write."""
     if connection.vendor != "postgresql":
         return False
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_SETTLE_READ, {"item": item_id, "project": project.pk})
         row = cursor.fetchone()
         if row is None or row[2]:
@@ -319,7 +320,7 @@ def agreement_mark_stale(*, project: Project) -> None:
     """Notes that the project's agreement figures are out of date: one UPDATE, written out
     because every submit makes it."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_MARK_STALE, [now, project.pk])
 
 

@@ -6,7 +6,6 @@ nothing; only a membership does.
 """
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.http import Http404
 
 from curation import rows
@@ -28,7 +27,7 @@ def item_for_member(*, user, item_id: int, role: str = Role.ANNOTATOR) -> Item:
     """
     if not user.is_authenticated or not user.is_active or not 0 < item_id <= rows.BIGINT_MAX:
         raise Http404("No such item.")
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_ITEM_OF_MEMBER, [item_id, user.pk])
         row = cursor.fetchone()
     if row is None:

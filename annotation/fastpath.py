@@ -76,7 +76,7 @@ _NEXT = f"""
 
 
 def expired_leases_exist(*, project_id: int, now) -> bool:
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_EXPIRED, {"project": project_id, "now": now})
         return cursor.fetchone()[0]
 
@@ -92,7 +92,7 @@ def lease_next(*, project, annotator, now, expires, presentation: dict) -> Lease
               "capacity": project.annotators_per_item,
               "presentation": Annotation._meta.get_field("presentation").get_db_prep_value(
                   presentation, connection)}  # fmt: skip
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_LOCK_MEMBER, params)
         cursor.execute(_NEXT, params)
         row = cursor.fetchone()
@@ -163,7 +163,7 @@ _STORE = f"""
 def item_lock(*, item_id: int) -> tuple[int, int, bool, int, str | None, dict | None]:
     """Locks the item's row; (annotations, leases, gold, capacity, schema kind, schema config).
     Run inside a transaction."""
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_LOCK_ITEM, {"item": item_id})
         annotations, leases, gold, capacity, kind, config = cursor.fetchone()
     return annotations, leases, gold, capacity, kind, None if config is None else _json(config)
@@ -175,7 +175,7 @@ def own_rows(*, item_id: int, annotator_id: int, key: str) -> dict:
     presentation, expires_at)}, each None when absent. Read after the lock, so a racing submit
     of theirs that committed first is seen."""
     found = {"annotation": None, "repeat": None, "lease": None}
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_OWN, {"user": annotator_id, "item": item_id, "key": key or None})
         for kind, row_id, row_item, row_key, presentation, expires_at in cursor.fetchall():
             if kind == "lease":
@@ -209,6 +209,6 @@ def annotation_store(
               "presentation": json_field.get_db_prep_value(presentation, connection),
               "seconds": seconds, "annotations": annotations, "leases": leases,
               "capacity": capacity}  # fmt: skip
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_STORE, params)
         return cursor.fetchone()[0]

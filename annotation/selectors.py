@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from annotation.models import Annotation, LabelSchema, Lease, Skip
 from annotation.schemas import value_problems
+from curation import rows
 from curation.models import Item, Project
 
 SEARCH_MAX_CHARS = 200
@@ -100,7 +101,7 @@ def labeling_progress(*, project: Project, annotator, now=None, cap: int | None 
         cache.set(key, snapshot, DONE_SNAPSHOT_SECONDS)
     taken_at, done, done_today = snapshot
     at = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_SINCE_AND_HELD, [project.pk, annotator.pk, at(now),
                                          annotator.pk, project.pk, at(taken_at)])  # fmt: skip
         since, since_here, held = cursor.fetchone()

@@ -103,6 +103,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if "postgresql" in DATABASES["default"]["ENGINE"] and envbool("DB_PREPARED_STATEMENTS", True):
+    # Prepared on first use, for the hot path's statements only (`curation.rows.cursor`):
+    # Django's own cursors bind on the client and are never prepared. Set it to false behind a
+    # connection pooler in transaction mode that cannot keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -6,7 +6,6 @@ Staff and superuser flags grant no data access: only a membership does (AUTHZ-6)
 """
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.db.models import F, QuerySet
 from django.http import Http404
 
@@ -32,7 +31,7 @@ def project_for_member(*, user, slug: str, role: str = Role.ANNOTATOR) -> Projec
     One query, written out: it runs on nearly every request."""
     if not user.is_authenticated or not user.is_active:
         raise Http404("No such project.")
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_PROJECT_OF_MEMBER, [slug, user.pk])
         row = cursor.fetchone()
     if row is None:

@@ -5,7 +5,6 @@ The rules are DRF's `TokenAuthentication`'s, which this extends: `Authorization:
 """
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
@@ -21,7 +20,7 @@ _TOKEN_USER = f"""
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
-        with connection.cursor() as cursor:
+        with rows.cursor() as cursor:
             cursor.execute(_TOKEN_USER, [key])
             row = cursor.fetchone()
         if row is None:

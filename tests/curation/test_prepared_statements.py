@@ -1,0 +1,57 @@
+"""The hot path's statements are prepared once per connection on PostgreSQL (`rows.cursor`),
+while Django's own queries stay unprepared, and DB_PREPARED_STATEMENTS=false turns it off."""
+
+import pytest
+from django.db import connection
+
+from curation import rows
+from tests.test_settings import PRODUCTION, settings_values
+
+pytestmark = pytest.mark.django_db
+
+MARKER = "SELECT %s::int + 1 AS prepared_statement_probe"
+
+
+def _prepared() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL prepares statements")
+def test_hot_path_statements_are_prepared_and_django_queries_are_not():
+    with rows.cursor() as cursor:
+        cursor.execute(MARKER, [41])
+        assert cursor.fetchone() == (42,)
+        cursor.execute(MARKER, [1])  # the same statement, now executed from its plan
+        assert cursor.fetchone() == (2,)
+    probes = [s for s in _prepared() if "prepared_statement_probe" in s]
+    assert len(probes) == 1, probes
+    assert "$1" in probes[0]  # bound on the server, not spelled into the SQL
+
+    with connection.cursor() as cursor:  # Django's own cursor: parameters spelled in
+        for _ in range(3):
+            cursor.execute("SELECT %s::int AS client_side_probe", [7])
+    assert not [s for s in _prepared() if "client_side_probe" in s]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL prepares statements")
+def test_errors_in_a_prepared_statement_are_django_errors():
+    from django.db import DatabaseError, transaction
+
+    with pytest.raises(DatabaseError), transaction.atomic(), rows.cursor() as cursor:
+        cursor.execute("SELECT 1 / %s::int", [0])
+
+
+def test_sqlite_uses_the_ordinary_cursor():
+    with rows.cursor() as cursor:
+        cursor.execute("SELECT %s + 1", [1])
+        assert cursor.fetchone()[0] == 2
+
+
+def test_prepared_statements_are_on_by_default_and_can_be_turned_off(tmp_path):
+    on = settings_values(PRODUCTION, tmp_path, "DATABASES")["DATABASES"]["default"]["OPTIONS"]
+    assert on["prepare_threshold"] == 0
+    off = settings_values({**PRODUCTION, "DB_PREPARED_STATEMENTS": "false"}, tmp_path,
+                          "DATABASES")["DATABASES"]["default"]  # fmt: skip
+    assert "prepare_threshold" not in off.get("OPTIONS", {})
