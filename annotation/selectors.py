@@ -86,7 +86,6 @@ def labeling_progress(*, project: Project, annotator, now=None, cap: int | None 
     """
     now = now or timezone.now()
     today = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
-    mine = Annotation.objects.filter(annotator=annotator, item__project=project)
     # created_at keeps keys apart when ids repeat (a fresh database, the test suite).
     base = f"{project.pk}:{project.created_at.timestamp()}:{annotator.pk}"
     key, more_key = f"labeling-done:{base}", f"labeling-more:{base}:{cap}"
@@ -94,6 +93,7 @@ def labeling_progress(*, project: Project, annotator, now=None, cap: int | None 
     snapshot = cached.get(key)
     if snapshot is None or snapshot[0] < today:  # none yet, or taken before midnight
         # Annotations that came with an import were not done today, whenever they landed.
+        mine = Annotation.objects.filter(annotator=annotator, item__project=project)
         counts = mine.filter(created_at__lte=now).aggregate(
             done=Count("id"), today=Count("id", filter=Q(created_at__gte=today, imported=False))
         )

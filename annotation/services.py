@@ -94,14 +94,17 @@ def _postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def assignment_next(*, project: Project, annotator, now=None) -> Lease | None:
+def assignment_next(*, project: Project, annotator, now=None, expired=None) -> Lease | None:
     """The annotator's current live lease in `project`, else a new lease on the next item with
     room, else None. Idempotent per annotator (ASG-4), also for two calls at once. One short
-    transaction, after ending the project's expired leases."""
+    transaction, after ending the project's expired leases. `expired` says whether the project
+    has any, when the caller read that already at `now` (None: look)."""
     now = now or timezone.now()
     gold = bool(project.gold_rate) and random.random() < project.gold_rate  # noqa: S311
     if _postgresql() and not gold:
-        if fastpath.expired_leases_exist(project_id=project.pk, now=now):
+        if expired is None:
+            expired = fastpath.expired_leases_exist(project_id=project.pk, now=now)
+        if expired:
             leases_reclaim(project=project, now=now)
         with transaction.atomic():
             return fastpath.lease_next(

@@ -99,6 +99,7 @@ REVIEWED_SQL = {
     ("annotation/fastpath.py", "item_lock"): "a constant, parameters",
     ("annotation/fastpath.py", "own_rows"): "a constant, parameters",
     ("annotation/fastpath.py", "annotation_store"): "a constant with ranks, parameters",
+    ("annotation/short_path.py", "_member"): "constants of column and table names, parameters",
     ("annotation/selectors.py", "labeling_progress"): "a constant, parameters",
     ("adjudication/services.py", "agreement_mark_stale"): "a constant, parameters",
     ("adjudication/services.py", "_settle_new"): "constants, parameters",

@@ -1,0 +1,146 @@
+"""The labeling API's two busiest calls, next item and a new annotation, on a short path.
+
+An annotator's client makes both every few seconds, and on this scale Django REST framework's
+request handling (wrapping the request, negotiating, authenticating, checking permissions,
+rendering) and one query for the token and another for the project cost as much as the work
+itself. For the plain case only (a POST with `Authorization: Token <key>`, no query string, an
+Accept header that takes JSON, a JSON body for a submit), the views answer here: one statement
+reads the token's user, their role and the project or item (next also learns whether expired
+leases wait to be reclaimed), then the same services run and the same body is rendered by the
+same renderer.
+
+Everything else returns None and the view takes DRF's path, which then answers exactly as it
+always did: an unknown token, a non-member, a malformed body, a value the schema refuses, a
+conflict, nothing left to label, a session cookie, `take_next`. Only reads and writes that were
+rolled back happen before such a hand-over, so the general path starts from the same state.
+"""
+
+import json
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+
+from annotation.serializers import AnnotationSubmitSerializer
+from annotation.services import Conflict, annotation_submit, assignment_next
+from curation import rows
+from curation.models import ROLE_RANK, Item, Project, Role
+
+_USER = get_user_model()
+_ACCEPTS_JSON = {"", "*/*", "application/json"}
+_RENDER = JSONRenderer().render
+
+_MEMBER_OF_PROJECT = f"""
+    SELECT {rows.columns(_USER, "u")}, {rows.columns(Project, "p")}, m.role,
+           EXISTS (SELECT 1 FROM annotation_lease l
+                   WHERE l.project_id = p.id AND l.expires_at <= %(now)s)
+    FROM authtoken_token t
+    JOIN {_USER._meta.db_table} u ON u.id = t.user_id
+    JOIN curation_project p ON p.slug = %(slug)s
+    JOIN curation_membership m ON m.project_id = p.id AND m.user_id = u.id
+    WHERE t.key = %(key)s"""  # noqa: S608 - column and table names only
+
+_MEMBER_OF_ITEM = f"""
+    SELECT {rows.columns(_USER, "u")}, {rows.columns(Item, "i")}, {rows.columns(Project, "p")},
+           m.role
+    FROM authtoken_token t
+    JOIN {_USER._meta.db_table} u ON u.id = t.user_id
+    JOIN curation_item i ON i.id = %(item)s
+    JOIN curation_project p ON p.id = i.project_id
+    JOIN curation_membership m ON m.project_id = p.id AND m.user_id = u.id
+    WHERE t.key = %(key)s"""  # noqa: S608 - column and table names only
+
+
+def token_key(request) -> str | None:
+    """The API token of a request the short path may answer, else None."""
+    meta = request.META
+    if meta.get("QUERY_STRING") or meta.get("HTTP_ACCEPT", "") not in _ACCEPTS_JSON:
+        return None
+    parts = meta.get("HTTP_AUTHORIZATION", "").split()
+    if len(parts) != 2 or parts[0].lower() != "token":
+        return None
+    return parts[1]
+
+
+def _member(sql: str, params: dict, *models):
+    """The row's user and model instances, and the member's role; None when there is no row, the
+    user is inactive or the role is below annotator (the general path says which)."""
+    with rows.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    found, start = [], 0
+    for model in (_USER, *models):
+        end = start + rows.width(model)
+        found.append(rows.instance(model, row[start:end]))
+        start = end
+    role = row[start]
+    if not found[0].is_active or ROLE_RANK.get(role, 0) < ROLE_RANK[Role.ANNOTATOR]:
+        return None
+    return found, role, row[start + 1 :]
+
+
+def _json(body: dict, *, status: int, allow: str) -> HttpResponse:
+    response = HttpResponse(_RENDER(body), status=status, content_type="application/json")
+    response["Allow"] = allow
+    return response
+
+
+def next_answer(request, *, slug: str, allow: str, body) -> HttpResponse | None:
+    """POST /api/projects/{slug}/next/ when it leases or returns an item; `body` builds the answer
+    (the view's), `allow` is the view's Allow header."""
+    key = token_key(request) if request.method == "POST" else None
+    if key is None:
+        return None
+    now = timezone.now()
+    member = _member(_MEMBER_OF_PROJECT, {"key": key, "slug": slug, "now": now}, Project)
+    if member is None:
+        return None
+    (user, project), role, (expired,) = member
+    project.my_role = role
+    lease = assignment_next(project=project, annotator=user, now=now, expired=expired)
+    if lease is None:  # the general path answers 204 with its Retry-After
+        return None
+    request.user = user
+    return _json(body(lease, project=project, annotator=user, now=now), status=200, allow=allow)
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def submit_answer(request, *, item_id: int, allow: str, body) -> HttpResponse | None:
+    """POST /api/items/{id}/annotations/ that stores or repeats an annotation; `body` builds the
+    answer from (annotation, username), `allow` is the view's Allow header."""
+    key = token_key(request)
+    if key is None or request.content_type != "application/json":
+        return None
+    if request.content_params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        return None
+    if not 0 < item_id <= rows.BIGINT_MAX:
+        return None
+    try:
+        data = json.loads(request.body.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return None
+    submitted = AnnotationSubmitSerializer(data=data)
+    if not submitted.is_valid():
+        return None
+    fields = dict(submitted.validated_data)
+    if fields.pop("take_next"):
+        return None
+    member = _member(_MEMBER_OF_ITEM, {"key": key, "item": item_id}, Item, Project)
+    if member is None:
+        return None
+    (user, item, project), role, _ = member
+    project.my_role = role
+    item.project = project
+    try:
+        annotation, created = annotation_submit(item=item, annotator=user, **fields)
+    except (Conflict, ValidationError, Http404, PermissionDenied):
+        return None  # rolled back: the general path repeats the call and answers the error
+    request.user = user
+    return _json(body(annotation, user.username), status=201 if created else 200, allow=allow)

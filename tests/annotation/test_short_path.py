@@ -1,0 +1,203 @@
+"""The short path of next and submit (annotation.short_path): a plain token call is answered
+without DRF's request handling, with the same status, body and headers as DRF's path gives;
+anything else (errors included) is answered by DRF's path, exactly as before."""
+
+import json
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from annotation.models import Annotation, LabelSchema, Lease
+from curation.api import ConcordApi
+from curation.models import Role
+from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SINGLE = {"labels": [{"value": "billing"}, {"value": "technical"}]}
+DRF_ONLY = {"HTTP_ACCEPT": "application/*"}  # DRF takes it; the short path leaves it to DRF
+
+
+@pytest.fixture(autouse=True)
+def _fresh_progress():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def general_calls(monkeypatch):
+    """How many requests DRF's path handled (its `initial` runs once for each)."""
+    calls = []
+    initial = ConcordApi.initial
+
+    def counted(self, request, *args, **kwargs):
+        calls.append(request.path)
+        return initial(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(ConcordApi, "initial", counted)
+    return calls
+
+
+@pytest.fixture
+def setup():
+    project = ProjectFactory(annotators_per_item=2)
+    LabelSchema.objects.create(project=project, config=SINGLE)
+    items = ItemFactory.create_batch(3, project=project)
+    annotators = [UserFactory() for _ in range(3)]
+    for user in annotators:
+        MembershipFactory(project=project, user=user, role=Role.ANNOTATOR)
+    return project, items, annotators
+
+
+def client_of(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+def next_url(project) -> str:
+    return reverse("api:assignment-next", kwargs={"slug": project.slug})
+
+
+def annotations_url(item_id) -> str:
+    return reverse("api:annotation-list", kwargs={"item_id": item_id})
+
+
+def post(client, url, body, **extra):
+    return client.post(url, json.dumps(body), content_type="application/json", **extra)
+
+
+def headers(response) -> dict:
+    return {name: response.headers.get(name) for name in ("Content-Type", "Allow", "Vary")}
+
+
+def test_next_on_the_short_path_answers_as_drf_does(setup, general_calls):
+    project, _, (anna, *_) = setup
+    client = client_of(anna)
+    quick = post(client, next_url(project), {})
+    assert quick.status_code == 200, quick.content
+    assert general_calls == []  # answered without DRF's request handling
+    general = post(client, next_url(project), {}, **DRF_ONLY)  # the same live lease again
+    assert general_calls == [next_url(project)]
+    assert general.status_code == 200
+    assert quick.json() == general.json()
+    assert headers(quick) == headers(general)
+    assert Lease.objects.filter(annotator=anna).count() == 1
+
+
+def test_submit_on_the_short_path_answers_as_drf_does(setup, general_calls):
+    project, _, (anna, *_) = setup
+    client = client_of(anna)
+    bodies = {}
+    for route, extra in (("quick", {}), ("general", DRF_ONLY)):
+        item_id = post(client, next_url(project), {}, **extra).json()["item"]["id"]
+        answer = post(client, annotations_url(item_id),
+                      {"value": {"label": "billing"}, "seconds_spent": 4.5,
+                       "submission_key": f"key-{route}"}, **extra)  # fmt: skip
+        assert answer.status_code == 201, answer.content
+        bodies[route] = answer
+    assert len(general_calls) == 2  # next and submit of the second round only
+    quick, general = bodies["quick"].json(), bodies["general"].json()
+    assert set(quick) == set(general)
+    assert quick["annotator"] == general["annotator"] == anna.username
+    assert quick["value"] == {"label": "billing"} and quick["seconds_spent"] == 4.5
+    assert headers(bodies["quick"]) == headers(bodies["general"])
+    stored = Annotation.objects.get(pk=quick["id"])
+    assert (stored.annotator, stored.submission_key) == (anna, "key-quick")
+    assert stored.seconds_spent == 4.5
+
+    again = post(client, annotations_url(quick["item"]),
+                 {"value": {"label": "billing"}, "submission_key": "key-quick"})  # fmt: skip
+    assert again.status_code == 200  # a repeated key returns the stored answer
+    assert again.json() == quick
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("unknown token", 401),
+        ("inactive user", 401),
+        ("non-member", 404),
+        ("query string", 400),
+        ("get", 405),
+        ("nothing left", 204),
+    ],
+)
+def test_next_hands_everything_else_to_drf(setup, general_calls, case, expected):
+    project, items, (anna, bert, *_) = setup
+    client, url, method = client_of(anna), next_url(project), "post"
+    if case == "unknown token":
+        client.credentials(HTTP_AUTHORIZATION="Token not-a-key")
+    elif case == "inactive user":
+        anna.is_active = False
+        anna.save()
+    elif case == "non-member":
+        client = client_of(UserFactory())
+    elif case == "query string":
+        url += "?page=2"
+    elif case == "get":
+        method = "get"
+    elif case == "nothing left":
+        for item in items:
+            Annotation.objects.create(item=item, annotator=anna, value={"label": "billing"})
+    response = getattr(client, method)(url)
+    assert response.status_code == expected, response.content
+    assert general_calls == [next_url(project)]
+    if expected != 204:
+        assert "detail" in response.json() or response.json()
+
+
+@pytest.mark.parametrize(
+    ("case", "expected", "field"),
+    [
+        ("value off the schema", 400, "value.label"),
+        ("unknown field", 400, "colour"),
+        ("malformed JSON", 400, None),
+        ("NaN", 400, None),
+        ("form body", 415, None),
+        ("non-member", 404, None),
+        ("no such item", 404, None),
+        ("item full", 409, None),
+        ("take_next", 201, None),
+    ],
+)
+def test_submit_hands_everything_else_to_drf(setup, general_calls, case, expected, field):
+    project, items, (anna, bert, carl) = setup
+    client, item = client_of(anna), items[0]
+    body = json.dumps({"value": {"label": "billing"}})
+    content_type = "application/json"
+    if case == "value off the schema":
+        body = json.dumps({"value": {"label": "nonsense"}})
+    elif case == "unknown field":
+        body = json.dumps({"value": {"label": "billing"}, "colour": "red"})
+    elif case == "malformed JSON":
+        body = '{"value": '
+    elif case == "NaN":
+        body = '{"value": {"label": "billing"}, "seconds_spent": NaN}'
+    elif case == "form body":
+        body, content_type = "value=billing", "application/x-www-form-urlencoded"
+    elif case == "non-member":
+        client = client_of(UserFactory())
+    elif case == "no such item":
+        item = type(item)(pk=10**9)
+    elif case == "item full":
+        for other in (bert, carl):
+            Annotation.objects.create(item=item, annotator=other, value={"label": "billing"})
+        item.annotation_count = 2
+        item.queue_rank = 0
+        item.save()
+    elif case == "take_next":
+        body = json.dumps({"value": {"label": "billing"}, "take_next": True})
+    response = client.post(annotations_url(item.pk), body, content_type=content_type)
+    assert response.status_code == expected, response.content
+    assert general_calls == [annotations_url(item.pk)]
+    if field:
+        assert field in json.dumps(response.json())
+    if case == "take_next":
+        assert response.json()["next"]["item"]["id"] != item.pk
+    stored = Annotation.objects.filter(item=item, annotator=anna).count()
+    assert stored == (1 if expected == 201 else 0)
