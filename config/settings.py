@@ -103,6 +103,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that costs no round trip (config/postgresql).
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
 if "postgresql" in DATABASES["default"]["ENGINE"] and envbool("DB_PREPARED_STATEMENTS", True):
     # Prepared on first use, for the hot path's statements only (`curation.rows.cursor`):
     # Django's own cursors bind on the client and are never prepared. Set it to false behind a
