@@ -22,13 +22,17 @@ _EXPIRED = """
     SELECT EXISTS (SELECT 1 FROM annotation_lease
                    WHERE project_id = %(project)s AND expires_at <= %(now)s)"""
 
-_LOCK_MEMBER = """
-    SELECT 1 FROM curation_membership
-    WHERE project_id = %(project)s AND user_id = %(user)s FOR UPDATE"""
+_OWN_LEASES = """
+    SELECT EXISTS (SELECT 1 FROM annotation_lease
+                   WHERE project_id = %(project)s AND annotator_id = %(user)s)"""
 
 # The annotator's live lease, else a new one on the first queued item with room that they have
 # not labeled, skipped or leased and that no other call holds locked (SKIP LOCKED): one scan of
-# the item_queue index. The new lease and the item's counters are written in the same statement.
+# the item_queue index. The new lease and the item's counters are written in the same statement,
+# which needs no transaction around it. An annotator holds one lease per project at most (a
+# unique constraint): when a call of theirs running at the same time took one first, or an
+# expired one of theirs is still there, the INSERT does nothing, the counters stay, and the
+# statement returns no row.
 _NEXT = f"""
     WITH held AS (
         SELECT l.id, l.item_id, l.presentation, l.created_at, l.expires_at
@@ -57,6 +61,7 @@ _NEXT = f"""
                     THEN %(presentation)s::jsonb ELSE '{{}}'::jsonb END,
                %(now)s, %(expires)s
         FROM pick
+        ON CONFLICT DO NOTHING
         RETURNING id, item_id, presentation, created_at, expires_at
     ), counted AS (
         UPDATE curation_item i
@@ -65,7 +70,7 @@ _NEXT = f"""
                 WHEN i.gold IS NOT NULL OR i.dropped_at IS NOT NULL
                   OR i.annotation_count + i.lease_count + 1 >= %(capacity)s THEN {FULL}
                 ELSE {STARTED} END
-        FROM pick WHERE i.id = pick.id
+        FROM made WHERE i.id = made.item_id
         RETURNING i.id, i.annotation_count, i.lease_count, i.queue_rank
     )
     SELECT x.id, x.presentation, x.created_at, x.expires_at, {_ITEM_SELECT},
@@ -81,21 +86,29 @@ def expired_leases_exist(*, project_id: int, now) -> bool:
         return cursor.fetchone()[0]
 
 
-def lease_next(*, project, annotator, now, expires, presentation: dict) -> Lease | None:
+def lease_next(*, project, annotator, now, expires, presentation: dict, reclaim) -> Lease | None:
     """The annotator's live lease in `project`, else a new one on the next item, else None.
     A new lease of a preference project stores `presentation` (the order shown), others {}.
 
-    Run inside a transaction. The annotator's membership row is locked first, so two calls of
-    one annotator at once take one lease between them (ASG-4): the second statement starts after
-    the first call committed, and sees its lease."""
+    One statement, in a transaction of its own or the caller's. Two calls of one annotator at
+    once take one lease between them (ASG-4): the unique constraint makes the second INSERT wait
+    for the first call's transaction and then do nothing, and the second call, finding it holds
+    a lease, runs the statement again, which now returns that lease. An expired lease of theirs
+    in the way is ended first by `reclaim()`."""
     params = {"project": project.pk, "user": annotator.pk, "now": now, "expires": expires,
               "capacity": project.annotators_per_item,
               "presentation": Annotation._meta.get_field("presentation").get_db_prep_value(
                   presentation, connection)}  # fmt: skip
     with rows.cursor() as cursor:
-        cursor.execute(_LOCK_MEMBER, params)
-        cursor.execute(_NEXT, params)
-        row = cursor.fetchone()
+        for _ in range(3):
+            cursor.execute(_NEXT, params)
+            row = cursor.fetchone()
+            if row is not None:
+                break
+            cursor.execute(_OWN_LEASES, params)
+            if not cursor.fetchone()[0]:
+                return None  # nothing held and nothing left
+            reclaim()
     if row is None:
         return None
     lease_id, shown, created_at, expires_at = row[:4]

@@ -92,11 +92,14 @@ class Lease(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["item", "annotator"], name="lease_one_per_item_annotator"
-            )
+            ),
+            # One item at a time (ASG-4), also for calls of one annotator that race each other.
+            models.UniqueConstraint(
+                fields=["annotator", "project"], name="lease_one_per_annotator_project"
+            ),
         ]
         indexes = [
             models.Index(fields=["project", "expires_at"], name="lease_project_expiry"),
-            models.Index(fields=["annotator", "project"], name="lease_annotator_project"),
         ]
 
     def __str__(self):

@@ -57,8 +57,10 @@ def _set_counts(item: Item, *, annotations: int, leases: int) -> None:
     item.save(update_fields=["annotation_count", "lease_count", "queue_rank"])
 
 
-def leases_reclaim(*, project: Project, now=None) -> int:
+def leases_reclaim(*, project: Project, now=None, annotator=None) -> int:
     """Ends expired leases of `project` and gives their items the room back. Returns how many.
+    Up to 1,000 items at a time, `annotator`'s own expired lease always among them: it is in
+    the way of their next one (one lease per annotator and project).
 
     Idempotent: counters are recounted from the lease rows under the items' locks, so two
     requests reclaiming at once cannot both subtract.
@@ -66,6 +68,8 @@ def leases_reclaim(*, project: Project, now=None) -> int:
     now = now or timezone.now()
     expired = Lease.objects.filter(project=project, expires_at__lte=now)
     item_ids = list(expired.values_list("item_id", flat=True).distinct()[:1000])
+    if annotator is not None:
+        item_ids += expired.filter(annotator=annotator).values_list("item_id", flat=True)
     if not item_ids:
         return 0
     with transaction.atomic():
@@ -106,15 +110,15 @@ def assignment_next(*, project: Project, annotator, now=None, expired=None) -> L
             expired = fastpath.expired_leases_exist(project_id=project.pk, now=now)
         if expired:
             leases_reclaim(project=project, now=now)
-        with transaction.atomic():
-            return fastpath.lease_next(
-                project=project,
-                annotator=annotator,
-                now=now,
-                expires=now + lease_duration(),
-                presentation=_order(),
-            )
-    leases_reclaim(project=project, now=now)
+        return fastpath.lease_next(
+            project=project,
+            annotator=annotator,
+            now=now,
+            expires=now + lease_duration(),
+            presentation=_order(),
+            reclaim=lambda: leases_reclaim(project=project, now=now, annotator=annotator),
+        )
+    leases_reclaim(project=project, now=now, annotator=annotator)
     with transaction.atomic():
         # One call at a time per member: a second tab or a retry racing this one waits here,
         # then finds the lease this one made instead of taking a second item.
@@ -135,9 +139,14 @@ def assignment_next(*, project: Project, annotator, now=None, expired=None) -> L
             return None
         item.project = project
         schema = LabelSchema.objects.filter(project=project).first()
-        lease = Lease.objects.create(item=item, annotator=annotator, project=project,
-                                     presentation=_presentation(schema),
-                                     expires_at=now + lease_duration())  # fmt: skip
+        try:
+            with transaction.atomic():
+                lease = Lease.objects.create(item=item, annotator=annotator, project=project,
+                                             presentation=_presentation(schema),
+                                             expires_at=now + lease_duration())  # fmt: skip
+        except IntegrityError:  # a call of theirs without the member lock took one just now
+            return (Lease.objects.filter(project=project, annotator=annotator)
+                    .select_related("item").first())  # fmt: skip
         _set_counts(item, annotations=item.annotation_count, leases=item.lease_count + 1)
     return lease
 
