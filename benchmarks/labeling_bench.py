@@ -472,7 +472,7 @@ def main() -> None:
     parser.add_argument("--submits", type=int, default=200, help="per client")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (as in Docker)")
     parser.add_argument("--worker-class", default=gunicorn_config.worker_class,
-                        choices=["sync", "gthread"])  # fmt: skip
+                        choices=["sync", "gthread", gunicorn_config.worker_class])  # fmt: skip
     parser.add_argument("--threads", type=int, default=gunicorn_config.threads,
                         help="threads per gthread worker")  # fmt: skip
     parser.add_argument("--page-rounds", type=int, default=200)

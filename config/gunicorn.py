@@ -13,6 +13,8 @@ Options on the command line or in GUNICORN_CMD_ARGS override these.
 
 import os
 
-worker_class = "gthread"
+# gthread, except that a worker takes new connections only while a thread of its is free
+# (config/gunicorn_worker.py): connections spread over the workers instead of piling on one.
+worker_class = "config.gunicorn_worker.ThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))

@@ -56,9 +56,13 @@ def server(tmp_path):
 
 
 def test_the_config_asks_for_threaded_workers():
-    from config import gunicorn
+    from gunicorn.workers.gthread import ThreadWorker as GThread
 
-    assert gunicorn.worker_class == "gthread"
+    from config import gunicorn
+    from config.gunicorn_worker import ThreadWorker
+
+    assert gunicorn.worker_class == "config.gunicorn_worker.ThreadWorker"
+    assert issubclass(ThreadWorker, GThread)
     assert gunicorn.threads >= 2
 
 
@@ -83,3 +87,52 @@ def test_a_slow_client_holds_one_thread_and_others_are_still_served(server):
         assert time.monotonic() - started < 5
     finally:
         slow.close()
+
+
+def test_a_worker_with_no_free_thread_leaves_new_connections_to_the_others(tmp_path):
+    """Two workers of one thread each. While one serves a slow request, every new connection
+    goes to the other; gunicorn's own gthread worker would take some of them itself and make
+    them wait behind the slow one."""
+    app = tmp_path / "slow_app.py"
+    app.write_text(
+        "import os, time\n"
+        "def app(environ, start_response):\n"
+        "    if environ['PATH_INFO'] == '/slow':\n"
+        "        time.sleep(3)\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [str(os.getpid()).encode()]\n"
+    )
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "slow_app:app", "-c", "python:config.gunicorn",
+         "--workers", "2", "--threads", "1", "--bind", f"127.0.0.1:{port}"],  # fmt: skip
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base, slow = f"http://127.0.0.1:{port}", None
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                _get(f"{base}/", timeout=2)
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "no gunicorn"
+                time.sleep(0.2)
+        fetch = f"import urllib.request; urllib.request.urlopen('{base}/slow', timeout=30).read()"
+        slow = subprocess.Popen([sys.executable, "-c", fetch])
+        time.sleep(0.5)  # a worker has taken the slow request
+        pids = set()
+        for _ in range(8):
+            started = time.monotonic()
+            with urllib.request.urlopen(f"{base}/", timeout=10) as response:  # noqa: S310
+                pids.add(response.read())
+            assert time.monotonic() - started < 1.5, "a new connection waited for the busy worker"
+        assert len(pids) == 1  # all served by the free worker
+        assert slow.wait(timeout=30) == 0
+    finally:
+        if slow is not None and slow.poll() is None:
+            slow.kill()
+            slow.wait()
+        process.terminate()
+        process.wait(timeout=30)
