@@ -23,7 +23,7 @@ from django.http import Http404, HttpResponse
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
-from annotation.serializers import AnnotationSubmitSerializer
+from annotation.serializers import MAX_SECONDS_SPENT
 from annotation.services import Conflict, annotation_submit, assignment_next
 from curation import rows
 from curation.models import ROLE_RANK, Item, Project, Role
@@ -108,6 +108,35 @@ def next_answer(request, *, slug: str, allow: str, body) -> HttpResponse | None:
     return _json(body(lease, project=project, annotator=user, now=now), status=200, allow=allow)
 
 
+_SUBMIT_FIELDS = {"value", "seconds_spent", "submission_key", "version", "take_next"}
+
+
+def plain_submit(data) -> dict | None:
+    """The fields of a submit body in its plain form, as AnnotationSubmitSerializer would
+    validate them, without building the serializer (its fields are deep-copied for every
+    instance); None for anything else, which the serializer then judges: a field missing or
+    unknown, a number sent as a string, a key with surrounding spaces, `take_next`."""
+    if type(data) is not dict or data.get("value") is None or not data.keys() <= _SUBMIT_FIELDS:
+        return None
+    seconds = data.get("seconds_spent")
+    key = data.get("submission_key", "")
+    version = data.get("version")
+    if data.get("take_next", False) is not False:
+        return None
+    if seconds is not None:
+        if type(seconds) not in (int, float) or not 0 <= seconds <= MAX_SECONDS_SPENT:
+            return None
+        seconds = float(seconds)
+    if type(key) is not str or len(key) > 64 or key != key.strip() or not key.isascii():
+        return None
+    if "\x00" in key:
+        return None
+    if version is not None and (type(version) is not int or version < 1):
+        return None
+    return {"value": data["value"], "seconds_spent": seconds, "submission_key": key,
+            "version": version}  # fmt: skip
+
+
 def _refuse_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
@@ -126,11 +155,8 @@ def submit_answer(request, *, item_id: int, allow: str, body) -> HttpResponse | 
         data = json.loads(request.body.decode("utf-8"), parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         return None
-    submitted = AnnotationSubmitSerializer(data=data)
-    if not submitted.is_valid():
-        return None
-    fields = dict(submitted.validated_data)
-    if fields.pop("take_next"):
+    fields = plain_submit(data)
+    if fields is None:
         return None
     member = _member(_MEMBER_OF_ITEM, {"key": key, "item": item_id}, Item, Project)
     if member is None:

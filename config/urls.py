@@ -9,6 +9,7 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("api/", include("config.api_urls")),  # early: routes are tried in order
     path("admin/", admin.site.urls),
     path(
         "accounts/login/",
@@ -26,7 +27,6 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
-    path("api/", include("config.api_urls")),
     path("", include("adjudication.urls")),
     path("", include("annotation.urls")),
     path("", include("curation.urls")),

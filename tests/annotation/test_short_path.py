@@ -7,10 +7,14 @@ import json
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.models import Annotation, LabelSchema, Lease
+from annotation.serializers import AnnotationSubmitSerializer
+from annotation.short_path import plain_submit
 from curation.api import ConcordApi
 from curation.models import Role
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
@@ -201,3 +205,47 @@ def test_submit_hands_everything_else_to_drf(setup, general_calls, case, expecte
         assert response.json()["next"]["item"]["id"] != item.pk
     stored = Annotation.objects.filter(item=item, annotator=anna).count()
     assert stored == (1 if expected == 201 else 0)
+
+
+# --- the submit body, checked without the serializer ---------------------------------------------
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 100_000), st.floats(allow_nan=False),
+    st.sampled_from(["", "k1", " k2", "k3 ", "\x00", "é", "\ud800", "7", "2.5", "x" * 64]),
+    st.just("y" * 65),
+)  # fmt: skip
+_VALUES = st.one_of(_SCALARS, st.dictionaries(st.sampled_from(["label", "rating"]), _SCALARS))
+_BODIES = st.one_of(
+    st.dictionaries(
+        st.sampled_from(
+            ["value", "seconds_spent", "submission_key", "version", "take_next", "colour"]
+        ),  # fmt: skip
+        _VALUES,
+    ),
+    _VALUES,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_BODIES)
+def test_the_plain_check_of_a_submit_body_agrees_with_the_serializer(body):
+    """Whatever the quick check takes, the serializer takes too, with the same values; what it
+    does not take goes to the serializer (DRF's path)."""
+    quick = plain_submit(body)
+    if quick is None:
+        return
+    serializer = AnnotationSubmitSerializer(data=body)
+    assert serializer.is_valid(), serializer.errors
+    expected = dict(serializer.validated_data)
+    assert expected.pop("take_next") is False
+    assert quick == expected
+    assert type(quick["seconds_spent"]) is type(expected["seconds_spent"])
+
+
+def test_the_plain_check_takes_the_benchmarks_body_and_refuses_the_odd_ones():
+    plain = {"value": {"label": "billing"}, "seconds_spent": 12, "submission_key": "a1"}
+    assert plain_submit(plain) == {**plain, "seconds_spent": 12.0, "version": None}
+    for odd in ({**plain, "seconds_spent": "12"}, {**plain, "submission_key": " a1"},
+                {**plain, "take_next": True}, {**plain, "value": None}, {"seconds_spent": 1},
+                {**plain, "version": True}, {**plain, "colour": "red"}, [plain]):  # fmt: skip
+        assert plain_submit(odd) is None, odd
