@@ -32,8 +32,15 @@ _USER = get_user_model()
 _ACCEPTS_JSON = {"", "*/*", "application/json"}
 _RENDER = JSONRenderer().render
 
+# What the calls use of the user, project and item; other fields are deferred (loaded if used).
+_USER_FIELDS = {"id", "username", "is_active"}
+_PROJECT_FIELDS = {"id", "slug", "created_at", "annotators_per_item", "gold_rate"}
+_ITEM_FIELDS = {"id", "project_id", "external_id", "data"}
+_ONLY = {_USER: _USER_FIELDS, Project: _PROJECT_FIELDS, Item: _ITEM_FIELDS}
+
 _MEMBER_OF_PROJECT = f"""
-    SELECT {rows.columns(_USER, "u")}, {rows.columns(Project, "p")}, m.role,
+    SELECT {rows.columns(_USER, "u", _USER_FIELDS)}, {rows.columns(Project, "p", _PROJECT_FIELDS)},
+           m.role,
            EXISTS (SELECT 1 FROM annotation_lease l
                    WHERE l.project_id = p.id AND l.expires_at <= %(now)s)
     FROM authtoken_token t
@@ -43,8 +50,8 @@ _MEMBER_OF_PROJECT = f"""
     WHERE t.key = %(key)s"""  # noqa: S608 - column and table names only
 
 _MEMBER_OF_ITEM = f"""
-    SELECT {rows.columns(_USER, "u")}, {rows.columns(Item, "i")}, {rows.columns(Project, "p")},
-           m.role
+    SELECT {rows.columns(_USER, "u", _USER_FIELDS)}, {rows.columns(Item, "i", _ITEM_FIELDS)},
+           {rows.columns(Project, "p", _PROJECT_FIELDS)}, m.role
     FROM authtoken_token t
     JOIN {_USER._meta.db_table} u ON u.id = t.user_id
     JOIN curation_item i ON i.id = %(item)s
@@ -74,8 +81,8 @@ def _member(sql: str, params: dict, *models):
         return None
     found, start = [], 0
     for model in (_USER, *models):
-        end = start + rows.width(model)
-        found.append(rows.instance(model, row[start:end]))
+        end = start + rows.width(model, _ONLY[model])
+        found.append(rows.instance(model, row[start:end], _ONLY[model]))
         start = end
     role = row[start]
     if not found[0].is_active or ROLE_RANK.get(role, 0) < ROLE_RANK[Role.ANNOTATOR]:

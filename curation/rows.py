@@ -7,35 +7,44 @@ loaded from the database). The SQL that uses them is written by hand, with param
 and runs through `cursor()`.
 """
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 BIGINT_MAX = 2**63 - 1
 
 
-def columns(model, alias: str) -> str:
-    return ", ".join(f"{alias}.{field.column}" for field in model._meta.concrete_fields)
+def _fields(model, only) -> list:
+    fields = model._meta.concrete_fields
+    return list(fields) if only is None else [f for f in fields if f.attname in only]
 
 
-def width(model) -> int:
-    return len(model._meta.concrete_fields)
+def columns(model, alias: str, only=None) -> str:
+    """The model's columns, or those of the attributes named in `only`, in the model's order."""
+    return ", ".join(f"{alias}.{field.column}" for field in _fields(model, only))
 
 
-def instance(model, values):
+def width(model, only=None) -> int:
+    return len(_fields(model, only))
+
+
+def instance(model, values, only=None):
     """An instance of `model` from its columns' raw values, in `columns` order, converted as the
-    ORM converts them (the backend's converters, e.g. SQLite's datetimes, then the field's)."""
+    ORM converts them (the backend's converters, e.g. SQLite's datetimes, then the field's).
+    With `only`, the other fields are deferred, as with QuerySet.only()."""
+    real = connections[DEFAULT_DB_ALIAS]  # the `connection` proxy costs a lookup per use
     converted = []
-    for (column, converters), value in zip(_converters(model), values, strict=True):
+    for (column, converters), value in zip(_converters(model, only), values, strict=True):
         for convert in converters:
-            value = convert(value, column, connection)
+            value = convert(value, column, real)
         converted.append(value)
-    return model.from_db(connection.alias, None, converted)
+    names = None if only is None else {f.attname for f in _fields(model, only)}
+    return model.from_db(real.alias, names, converted)
 
 
-def _converters(model) -> list:
-    key = (model, connection.vendor)
+def _converters(model, only=None) -> list:
+    key = (model, connection.vendor, None if only is None else frozenset(only))
     if key not in _CONVERTERS:
         found = []
-        for field in model._meta.concrete_fields:
+        for field in _fields(model, only):
             column = field.get_col(model._meta.db_table)
             converters = connection.ops.get_db_converters(column)
             found.append((column, converters + column.get_db_converters(connection)))
