@@ -13,10 +13,27 @@ fails, as before.
 
 import select
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
+from psycopg import ClientCursor, errors
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        """Also for the hot path's statements bound on the server (`curation.rows.cursor`), which
+        Django's own method, expecting client-side cursors only, gives as None: the SQL with its
+        parameters spelled in, as DEBUG's query log and the tests' query captures show them."""
+        found = super().last_executed_query(cursor, sql, params)
+        if found is None and sql is not None and not isinstance(cursor, ClientCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except errors.DataError:
+                return None
+        return found
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def is_usable(self):
         raw = self.connection
         if raw is None or raw.closed or raw.broken:

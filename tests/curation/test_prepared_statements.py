@@ -55,3 +55,11 @@ def test_prepared_statements_are_on_by_default_and_can_be_turned_off(tmp_path):
     off = settings_values({**PRODUCTION, "DB_PREPARED_STATEMENTS": "false"}, tmp_path,
                           "DATABASES")["DATABASES"]["default"]  # fmt: skip
     assert "prepare_threshold" not in off.get("OPTIONS", {})
+
+
+def test_the_query_log_shows_hot_path_statements_with_their_parameters():
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured, rows.cursor() as cursor:
+        cursor.execute("SELECT %s + 1 AS logged_probe", [41])
+    assert [q["sql"] for q in captured.captured_queries] == ["SELECT 41 + 1 AS logged_probe"]
