@@ -157,6 +157,27 @@ def test_imported_annotations_are_done_but_not_done_today(team, single, run_impo
     assert (counts["done_today"], counts["done"]) == (1, 2)
 
 
+def test_progress_counts_stay_exact_when_the_snapshot_moves_forward(team, single, monkeypatch):
+    """After ROLL_FORWARD_AFTER annotations since the cached counts, they move forward to now
+    instead of being counted again later: the figures stay those of a fresh count."""
+    from annotation import selectors
+
+    monkeypatch.setattr(selectors, "ROLL_FORWARD_AFTER", 2)
+    project, annotator = team.project, team.annotator
+    progress = partial(api._progress, project=project, annotator=annotator)
+    key = f"labeling-done:{project.pk}:{project.created_at.timestamp()}:{annotator.pk}"
+    assert progress(now=timezone.now())["done"] == 0
+    taken = [cache.get(key)[0]]
+    for n, item in enumerate(project.items.order_by("pk"), start=1):
+        annotation_submit(item=item, annotator=annotator, value={"label": "billing"})
+        counts = progress(now=timezone.now())
+        assert (counts["done_today"], counts["done"]) == (n, n)
+        taken.append(cache.get(key)[0])
+    assert len(set(taken)) == 3  # moved forward after the second and the fourth
+    cache.clear()  # a fresh count agrees
+    assert progress(now=timezone.now())["done"] == 5
+
+
 def test_progress_stops_counting_what_is_left_at_a_cap(team, single, api_for, monkeypatch):
     monkeypatch.setattr(api, "LEFT_COUNTED_UP_TO", 3)
     progress = take(api_for(team.annotator), team.project)["progress"]
