@@ -144,33 +144,36 @@ _LOCK_ITEM = """
     WHERE i.id = %(item)s
     FOR UPDATE OF i"""
 
-_OWN = """
-    SELECT 'annotation', a.id, a.item_id, a.submission_key, NULL::jsonb, NULL::timestamptz
-    FROM annotation_annotation a
-    WHERE a.annotator_id = %(user)s AND (a.item_id = %(item)s OR a.submission_key = %(key)s)
-    UNION ALL
-    SELECT 'lease', l.id, l.item_id, '', l.presentation, l.expires_at
-    FROM annotation_lease l
-    WHERE l.item_id = %(item)s AND l.annotator_id = %(user)s"""
-
+# The annotator's lease on the item ends, and the annotation is stored with the item's counters,
+# only when they may submit: a gold item, their lease still live, or room left without it
+# (assignment.may_submit, spelled in SQL). Otherwise nothing is inserted or counted and the
+# statement returns no row; the caller rolls back (the lease comes back) and takes the general
+# path. An answer of theirs already on the item, or their key used before, fails the unique
+# constraints: the general path handles replacing and repeats.
 _STORE = f"""
     WITH gone AS (
         DELETE FROM annotation_lease WHERE item_id = %(item)s AND annotator_id = %(user)s
+        RETURNING presentation, expires_at
+    ), allowed AS (
+        SELECT %(gold)s OR EXISTS (SELECT 1 FROM gone WHERE expires_at > %(now)s)
+               OR %(annotations)s + %(leases)s - (SELECT count(*) FROM gone) < %(capacity)s AS ok
     ), counted AS (
         UPDATE curation_item
-        SET annotation_count = %(annotations)s, lease_count = %(leases)s,
+        SET annotation_count = %(annotations)s + 1,
+            lease_count = %(leases)s - (SELECT count(*) FROM gone),
             queue_rank = CASE
                 WHEN gold IS NOT NULL OR dropped_at IS NOT NULL
-                  OR %(annotations)s + %(leases)s >= %(capacity)s THEN {FULL}
-                ELSE {STARTED} END
-        WHERE id = %(item)s
+                  OR %(annotations)s + 1 + %(leases)s - (SELECT count(*) FROM gone) >= %(capacity)s
+                THEN {FULL} ELSE {STARTED} END
+        WHERE id = %(item)s AND (SELECT ok FROM allowed)
     )
     INSERT INTO annotation_annotation
         (item_id, annotator_id, value, presentation, seconds_spent, submission_key, version,
          created_at, updated_at)
-    VALUES (%(item)s, %(user)s, %(value)s, %(presentation)s, %(seconds)s, %(key)s, 1,
-            %(now)s, %(now)s)
-    RETURNING id"""  # noqa: S608 - constants only
+    SELECT %(item)s, %(user)s, %(value)s, coalesce((SELECT presentation FROM gone), '{{}}'),
+           %(seconds)s, %(key)s, 1, %(now)s, %(now)s
+    WHERE (SELECT ok FROM allowed)
+    RETURNING id, presentation"""  # noqa: S608 - constants only
 
 
 def item_lock(*, item_id: int) -> tuple[int, int, bool, int, str | None, dict | None]:
@@ -182,46 +185,29 @@ def item_lock(*, item_id: int) -> tuple[int, int, bool, int, str | None, dict | 
     return annotations, leases, gold, capacity, kind, None if config is None else _json(config)
 
 
-def own_rows(*, item_id: int, annotator_id: int, key: str) -> dict:
-    """The annotator's rows that bear on a submit to the locked item: {"annotation": id of
-    theirs on the item, "repeat": (id, item id) of theirs sent with `key`, "lease": (id,
-    presentation, expires_at)}, each None when absent. Read after the lock, so a racing submit
-    of theirs that committed first is seen."""
-    found = {"annotation": None, "repeat": None, "lease": None}
-    with rows.cursor() as cursor:
-        cursor.execute(_OWN, {"user": annotator_id, "item": item_id, "key": key or None})
-        for kind, row_id, row_item, row_key, presentation, expires_at in cursor.fetchall():
-            if kind == "lease":
-                found["lease"] = (row_id, _json(presentation), expires_at)
-                continue
-            if key and row_key == key:
-                found["repeat"] = (row_id, row_item)
-            if row_item == item_id:
-                found["annotation"] = row_id
-    return found
-
-
 def annotation_store(
     *,
     item_id: int,
     annotator_id: int,
     value,
-    presentation,
     seconds,
     key: str,
     now,
     annotations: int,
     leases: int,
     capacity: int,
-) -> int:
-    """Inserts the annotation, deletes the annotator's lease and writes the item's counters, in
-    one statement; returns the annotation's id. The caller holds the item's lock."""
+    gold: bool,
+):
+    """Ends the annotator's lease on the item and inserts their annotation with the item's
+    counters, in one statement, if they may submit; (annotation id, presentation shown), else
+    None. `annotations` and `leases` are the item's counts as locked; the caller holds the lock.
+    Raises IntegrityError when they answered the item already or used `key` before."""
     json_field = Annotation._meta.get_field("value")
     params = {"item": item_id, "user": annotator_id, "key": key, "now": now,
-              "value": json_field.get_db_prep_value(value, connection),
-              "presentation": json_field.get_db_prep_value(presentation, connection),
-              "seconds": seconds, "annotations": annotations, "leases": leases,
-              "capacity": capacity}  # fmt: skip
+              "value": json_field.get_db_prep_value(value, connection), "seconds": seconds,
+              "annotations": annotations, "leases": leases, "capacity": capacity,
+              "gold": gold}  # fmt: skip
     with rows.cursor() as cursor:
         cursor.execute(_STORE, params)
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+    return None if row is None else (row[0], _json(row[1]))

@@ -40,6 +40,10 @@ class Conflict(Exception):
     """The write cannot be done as asked (HTTP 409): the item is full, or the value is stale."""
 
 
+class _GeneralPath(Exception):
+    """Leaves a fast path's transaction, rolled back, for the general path."""
+
+
 def lease_duration() -> timedelta:
     return timedelta(seconds=getattr(settings, "LEASE_SECONDS", 30 * 60))
 
@@ -218,36 +222,30 @@ def annotation_submit(*, item: Item, annotator, value, seconds_spent=None, submi
 
 
 def _submit_new(item: Item, annotator, value, seconds_spent, key, now):
-    """annotation_submit's common case on PostgreSQL, a new annotation, in four statements:
-    lock the item (reading its schema), read the annotator's rows, store, and tell adjudication.
-    Returns None, having written nothing, when the annotator already answered the item or used
-    `key` before: the general path handles replacing and repeats. The value is checked under
-    the item's lock, against the schema read with it."""
-    with transaction.atomic():
-        annotations, leases, gold, capacity, kind, config = fastpath.item_lock(item_id=item.pk)
-        problems = value_problems(kind, config, value, data=item.data)
-        if problems:
-            raise ValidationError({f"value.{f}" if f else "value": [m] for f, m in problems})
-        own = fastpath.own_rows(item_id=item.pk, annotator_id=annotator.pk, key=key)
-        if own["annotation"] is not None or own["repeat"] is not None:
-            return None
-        lease = own["lease"]
-        others = leases - (1 if lease else 0)
-        holds = lease is not None and assignment.lease_is_live(lease[2], now)
-        if not gold and not assignment.may_submit(
-            capacity=capacity, holds_live_lease=holds, annotations=annotations, leases=others
-        ):
-            raise Conflict("This item already has all the annotations it needs; your lease had "
-                           "expired. Your answer was not saved; take the next item.")  # fmt: skip
-        presentation = lease[1] if lease else {}
-        annotation_id = fastpath.annotation_store(
-            item_id=item.pk, annotator_id=annotator.pk, value=value, presentation=presentation,
-            seconds=seconds_spent, key=key, now=now, annotations=annotations + 1, leases=others,
-            capacity=capacity,
-        )  # fmt: skip
-        complete = [] if gold or annotations + 1 < capacity else [item.pk]
-        annotations_changed.send(sender=Annotation, project=item.project, item_ids=[item.pk],
-                                 complete_item_ids=complete)  # fmt: skip
+    """annotation_submit's common case on PostgreSQL, a new annotation, in three statements:
+    lock the item (reading its schema), store (ending the lease), and tell adjudication. The
+    value is checked under the item's lock, against the schema read with it. Returns None,
+    having written nothing, for anything else: an answer of theirs already there (replacing),
+    a repeated key, an item with no room left for them. The general path then decides."""
+    try:
+        with transaction.atomic():
+            annotations, leases, gold, capacity, kind, config = fastpath.item_lock(item_id=item.pk)
+            problems = value_problems(kind, config, value, data=item.data)
+            if problems:
+                raise ValidationError({f"value.{f}" if f else "value": [m] for f, m in problems})
+            stored = fastpath.annotation_store(
+                item_id=item.pk, annotator_id=annotator.pk, value=value, seconds=seconds_spent,
+                key=key, now=now, annotations=annotations, leases=leases, capacity=capacity,
+                gold=gold,
+            )  # fmt: skip
+            if stored is None:
+                raise _GeneralPath  # undoes the lease's end
+            annotation_id, presentation = stored
+            complete = [] if gold or annotations + 1 < capacity else [item.pk]
+            annotations_changed.send(sender=Annotation, project=item.project,
+                                     item_ids=[item.pk], complete_item_ids=complete)  # fmt: skip
+    except (_GeneralPath, IntegrityError):
+        return None
     annotation = Annotation(
         id=annotation_id,
         item=item,

@@ -97,7 +97,6 @@ REVIEWED_SQL = {
     ("annotation/fastpath.py", "expired_leases_exist"): "a constant, parameters",
     ("annotation/fastpath.py", "lease_next"): "constants of column names and ranks, parameters",
     ("annotation/fastpath.py", "item_lock"): "a constant, parameters",
-    ("annotation/fastpath.py", "own_rows"): "a constant, parameters",
     ("annotation/fastpath.py", "annotation_store"): "a constant with ranks, parameters",
     ("annotation/short_path.py", "_member"): "constants of column and table names, parameters",
     ("annotation/selectors.py", "labeling_progress"): "a constant, parameters",
