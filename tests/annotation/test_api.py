@@ -26,14 +26,6 @@ pytestmark = pytest.mark.django_db
 SINGLE = {"labels": [{"value": "billing"}, {"value": "technical"}, {"value": "account"}]}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_progress():
-    """Progress snapshots live in the cache; ids repeat between tests on SQLite."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def api_for():
     """api_for(user) is an APIClient authenticated by `user`'s API token (None = anonymous)."""

@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections
 from django.db.models import Count
 from django.urls import reverse
@@ -27,11 +26,6 @@ pytestmark = [
     ),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_progress():
-    cache.clear()
 
 
 def in_threads(work, arguments: list) -> list:

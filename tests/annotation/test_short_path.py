@@ -5,7 +5,6 @@ anything else (errors included) is answered by DRF's path, exactly as before."""
 import json
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,13 +22,6 @@ pytestmark = pytest.mark.django_db
 
 SINGLE = {"labels": [{"value": "billing"}, {"value": "technical"}]}
 DRF_ONLY = {"HTTP_ACCEPT": "application/*"}  # DRF takes it; the short path leaves it to DRF
-
-
-@pytest.fixture(autouse=True)
-def _fresh_progress():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
