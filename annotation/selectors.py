@@ -104,10 +104,10 @@ def labeling_progress(*, project: Project, annotator, now=None, cap: int | None 
         cache.set(key, snapshot, DONE_SNAPSHOT_SECONDS)
     taken_at, done, done_today = snapshot
     at = connection.ops.adapt_datetimefield_value
+    held_params = [project.pk, annotator.pk, at(now)]
+    since_params = [annotator.pk, project.pk, at(taken_at), at(now)]
     with rows.cursor() as cursor:
-        held = [project.pk, annotator.pk, at(now)]
-        since = [annotator.pk, project.pk, at(taken_at), at(now)]
-        cursor.execute(_SINCE_AND_HELD, held + since)
+        cursor.execute(_SINCE_AND_HELD, held_params + since_params)
         since, since_here, held = cursor.fetchone()
     if since >= ROLL_FORWARD_AFTER and now > taken_at:
         # The same counts as a snapshot taken now, without counting them all again: the "since"

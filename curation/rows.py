@@ -23,7 +23,7 @@ def columns(model, alias: str, only=None) -> str:
 
 
 def width(model, only=None) -> int:
-    return len(_fields(model, only))
+    return len(_layout(model, only)[0])
 
 
 def instance(model, values, only=None):
@@ -31,28 +31,31 @@ def instance(model, values, only=None):
     ORM converts them (the backend's converters, e.g. SQLite's datetimes, then the field's).
     With `only`, the other fields are deferred, as with QuerySet.only()."""
     real = connections[DEFAULT_DB_ALIAS]  # the `connection` proxy costs a lookup per use
+    converters, names = _layout(model, only)
     converted = []
-    for (column, converters), value in zip(_converters(model, only), values, strict=True):
-        for convert in converters:
+    for (column, convert_all), value in zip(converters, values, strict=True):
+        for convert in convert_all:
             value = convert(value, column, real)
         converted.append(value)
-    names = None if only is None else {f.attname for f in _fields(model, only)}
     return model.from_db(real.alias, names, converted)
 
 
-def _converters(model, only=None) -> list:
+def _layout(model, only=None) -> tuple[list, set | None]:
+    """Per field read, its column and converters; and the attribute names for from_db (None:
+    all of them). Worked out once per model, field list and database."""
     key = (model, connection.vendor, None if only is None else frozenset(only))
-    if key not in _CONVERTERS:
+    if key not in _LAYOUTS:
         found = []
-        for field in _fields(model, only):
+        fields = _fields(model, only)
+        for field in fields:
             column = field.get_col(model._meta.db_table)
             converters = connection.ops.get_db_converters(column)
             found.append((column, converters + column.get_db_converters(connection)))
-        _CONVERTERS[key] = found
-    return _CONVERTERS[key]
+        _LAYOUTS[key] = (found, None if only is None else {f.attname for f in fields})
+    return _LAYOUTS[key]
 
 
-_CONVERTERS: dict = {}
+_LAYOUTS: dict = {}
 
 
 def cursor():
