@@ -445,9 +445,36 @@ def value_problems(kind: str | None, config: dict | None, value, *, data=None) -
     """
     if not isinstance(value, dict):
         return [("", "must be a JSON object.")]
+    if problem := _unstorable(value, ""):
+        return [problem]
     if kind is None:
         return []
     return VALIDATORS[kind](config or {}, value, data)
+
+
+def _unstorable(value, field: str) -> tuple[str, str] | None:
+    """The first text in `value` (a key or a string) that cannot be stored: a NUL character,
+    which PostgreSQL's JSON refuses, or a lone surrogate, which is not Unicode."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return (field, "contains a NUL character (\\u0000), which cannot be stored.")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return (field, "contains a lone surrogate (\\ud800-\\udfff), which is not "
+                               "valid Unicode.")  # fmt: skip
+        return None
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            here = f"{field}.{key}" if field else str(key)
+            if problem := _unstorable(key, here) or _unstorable(inner, here):
+                return problem
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            if problem := _unstorable(inner, f"{field}[{index}]"):
+                return problem
+    return None
 
 
 # --- starters and buttons ---------------------------------------------------------------------

@@ -522,3 +522,21 @@ def test_a_change_without_orphans_keeps_every_value_that_fitted(old, new, values
     for row in rows:
         if not value_problems("multiple_choice", old_config, row["value"]):
             assert value_problems("multiple_choice", new_config, row["value"]) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "field"),
+    [
+        ("preference", {"choice": "A", "reason": "fine\x00"}, "reason"),
+        ("preference", {"choice": "A", "reason": "half a pair \ud800"}, "reason"),
+        (None, {"note": ["ok", {"deep": "\x00"}]}, "note[1].deep"),
+        (None, {"ke\x00y": 1}, "ke\x00y"),
+    ],
+)
+def test_text_that_cannot_be_stored_is_refused_with_its_field(kind, value, field):
+    """PostgreSQL's JSON refuses NUL characters and UTF-8 has no lone surrogates: such a value is
+    a 400 naming where it is, not a database error."""
+    config = {"reason": "optional"} if kind else None
+    problems = value_problems(kind, config, value)
+    assert [f for f, _ in problems] == [field]
+    assert "cannot be stored" in problems[0][1] or "not valid Unicode" in problems[0][1]
