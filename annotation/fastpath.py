@@ -8,6 +8,8 @@ rank written here is `assignment.queue_rank`'s, spelled in SQL: an item gets STA
 keeps room after the change, FULL otherwise.
 """
 
+from dataclasses import dataclass
+
 from django.db import connection
 
 from annotation.assignment import FULL, STARTED
@@ -134,80 +136,104 @@ def _json(value):
     return Annotation._meta.get_field("presentation").from_db_value(value, None, connection)
 
 
-_LOCK_ITEM = """
-    SELECT i.annotation_count, i.lease_count, i.gold IS NOT NULL, p.annotators_per_item,
-           s.kind, s.config::text
-    FROM curation_item i
-    JOIN curation_project p ON p.id = i.project_id
-    LEFT JOIN LATERAL (SELECT kind, config FROM annotation_labelschema
-                       WHERE project_id = i.project_id ORDER BY id LIMIT 1) s ON true
-    WHERE i.id = %(item)s
-    FOR UPDATE OF i"""
-
 # The annotator's lease on the item ends, and the annotation is stored with the item's counters,
-# only when they may submit: a gold item, their lease still live, or room left without it
-# (assignment.may_submit, spelled in SQL). Otherwise nothing is inserted or counted and the
-# statement returns no row; the caller rolls back (the lease comes back) and takes the general
-# path. An answer of theirs already on the item, or their key used before, fails the unique
-# constraints: the general path handles replacing and repeats.
+# in one statement that first locks the item's row. They may submit on a gold item, with their
+# lease still live, or when the item has room without it (assignment.may_submit, spelled in
+# SQL); otherwise nothing is written and the statement says so (`ok` false): the caller takes
+# the general path. An answer of theirs already on the item, or their key used before, fails
+# the unique constraints: the general path handles replacing and repeats.
+#
+# Reads in a statement see the database as it was when the statement began, and the lock may
+# have to wait for another transaction: what that one committed would be invisible here, save
+# the item's row, which the lock reads afresh. Every change to an item's leases or annotations
+# also writes the item's row (its counters), so the statement compares the row it locked with
+# the row of its start (`ctid`, the version's place): when they differ it writes nothing and
+# says `fresh` false, and the caller runs it again, now holding the lock.
 _STORE = f"""
-    WITH gone AS (
-        DELETE FROM annotation_lease WHERE item_id = %(item)s AND annotator_id = %(user)s
-        RETURNING presentation, expires_at
+    WITH seen AS (
+        SELECT ctid FROM curation_item WHERE id = %(item)s
+    ), locked AS (
+        SELECT i.ctid, i.annotation_count, i.lease_count, i.gold IS NOT NULL AS gold,
+               p.annotators_per_item AS capacity
+        FROM curation_item i JOIN curation_project p ON p.id = i.project_id
+        WHERE i.id = %(item)s
+        FOR UPDATE OF i
+    ), fresh AS (
+        SELECT locked.* FROM locked JOIN seen ON seen.ctid = locked.ctid
+    ), mine AS (
+        SELECT id, presentation, expires_at FROM annotation_lease
+        WHERE item_id = %(item)s AND annotator_id = %(user)s AND EXISTS (SELECT 1 FROM fresh)
     ), allowed AS (
-        SELECT %(gold)s OR EXISTS (SELECT 1 FROM gone WHERE expires_at > %(now)s)
-               OR %(annotations)s + %(leases)s - (SELECT count(*) FROM gone) < %(capacity)s AS ok
+        SELECT f.gold OR EXISTS (SELECT 1 FROM mine WHERE expires_at > %(now)s)
+               OR f.annotation_count + f.lease_count - (SELECT count(*) FROM mine) < f.capacity
+               AS ok
+        FROM fresh f
+    ), gone AS (
+        DELETE FROM annotation_lease
+        WHERE id IN (SELECT id FROM mine) AND (SELECT ok FROM allowed)
     ), counted AS (
-        UPDATE curation_item
-        SET annotation_count = %(annotations)s + 1,
-            lease_count = %(leases)s - (SELECT count(*) FROM gone),
+        UPDATE curation_item i
+        SET annotation_count = f.annotation_count + 1,
+            lease_count = f.lease_count - (SELECT count(*) FROM mine),
             queue_rank = CASE
-                WHEN gold IS NOT NULL OR dropped_at IS NOT NULL
-                  OR %(annotations)s + 1 + %(leases)s - (SELECT count(*) FROM gone) >= %(capacity)s
+                WHEN i.gold IS NOT NULL OR i.dropped_at IS NOT NULL
+                  OR f.annotation_count + 1 + f.lease_count - (SELECT count(*) FROM mine)
+                     >= f.capacity
                 THEN {FULL} ELSE {STARTED} END
-        WHERE id = %(item)s AND (SELECT ok FROM allowed)
+        FROM fresh f
+        WHERE i.id = %(item)s AND (SELECT ok FROM allowed)
+    ), made AS (
+        INSERT INTO annotation_annotation
+            (item_id, annotator_id, value, presentation, seconds_spent, submission_key, version,
+             created_at, updated_at)
+        SELECT %(item)s, %(user)s, %(value)s, coalesce((SELECT presentation FROM mine), '{{}}'),
+               %(seconds)s, %(key)s, 1, %(now)s, %(now)s
+        WHERE (SELECT ok FROM allowed)
+        RETURNING id, presentation
     )
-    INSERT INTO annotation_annotation
-        (item_id, annotator_id, value, presentation, seconds_spent, submission_key, version,
-         created_at, updated_at)
-    SELECT %(item)s, %(user)s, %(value)s, coalesce((SELECT presentation FROM gone), '{{}}'),
-           %(seconds)s, %(key)s, 1, %(now)s, %(now)s
-    WHERE (SELECT ok FROM allowed)
-    RETURNING id, presentation"""  # noqa: S608 - constants only
+    SELECT EXISTS (SELECT 1 FROM fresh), coalesce((SELECT ok FROM allowed), false),
+           made.id, made.presentation, f.annotation_count, f.gold, f.capacity,
+           s.kind, s.config::text
+    FROM (SELECT 1) one
+    LEFT JOIN fresh f ON true
+    LEFT JOIN made ON true
+    LEFT JOIN LATERAL (SELECT kind, config FROM annotation_labelschema
+                       WHERE project_id = (SELECT project_id FROM curation_item
+                                           WHERE id = %(item)s)
+                       ORDER BY id LIMIT 1) s ON true"""  # noqa: S608 - constants only
 
 
-def item_lock(*, item_id: int) -> tuple[int, int, bool, int, str | None, dict | None]:
-    """Locks the item's row; (annotations, leases, gold, capacity, schema kind, schema config).
-    Run inside a transaction."""
-    with rows.cursor() as cursor:
-        cursor.execute(_LOCK_ITEM, {"item": item_id})
-        annotations, leases, gold, capacity, kind, config = cursor.fetchone()
-    return annotations, leases, gold, capacity, kind, None if config is None else _json(config)
+@dataclass(frozen=True)
+class Stored:
+    """A stored annotation and what the item's lock read: the counts before it, and the schema
+    to check the value against (the caller rolls back when it fails)."""
+
+    annotation_id: int
+    presentation: dict
+    annotations_before: int
+    gold: bool
+    capacity: int
+    schema_kind: str | None
+    schema_config: dict | None
 
 
-def annotation_store(
-    *,
-    item_id: int,
-    annotator_id: int,
-    value,
-    seconds,
-    key: str,
-    now,
-    annotations: int,
-    leases: int,
-    capacity: int,
-    gold: bool,
-):
-    """Ends the annotator's lease on the item and inserts their annotation with the item's
-    counters, in one statement, if they may submit; (annotation id, presentation shown), else
-    None. `annotations` and `leases` are the item's counts as locked; the caller holds the lock.
-    Raises IntegrityError when they answered the item already or used `key` before."""
+def annotation_store(*, item_id: int, annotator_id: int, value, seconds, key: str, now):
+    """Locks the item, ends the annotator's lease on it and inserts their annotation with the
+    item's counters, if they may submit: a Stored, else None (nothing written). Run inside a
+    transaction, which keeps the item locked until it ends. Raises IntegrityError when they
+    answered the item already or used `key` before."""
     json_field = Annotation._meta.get_field("value")
     params = {"item": item_id, "user": annotator_id, "key": key, "now": now,
-              "value": json_field.get_db_prep_value(value, connection), "seconds": seconds,
-              "annotations": annotations, "leases": leases, "capacity": capacity,
-              "gold": gold}  # fmt: skip
+              "value": json_field.get_db_prep_value(value, connection),
+              "seconds": seconds}  # fmt: skip
     with rows.cursor() as cursor:
-        cursor.execute(_STORE, params)
-        row = cursor.fetchone()
-    return None if row is None else (row[0], _json(row[1]))
+        for _ in range(2):  # the second time round, this transaction holds the item's lock
+            cursor.execute(_STORE, params)
+            fresh, ok, *found = cursor.fetchone()
+            if fresh:
+                break
+    if not ok:
+        return None
+    annotation_id, shown, annotations, gold, capacity, kind, config = found
+    return Stored(annotation_id, _json(shown), annotations, gold, capacity, kind,
+                  None if config is None else _json(config))  # fmt: skip

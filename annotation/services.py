@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import (
     Case,
     Count,
@@ -222,30 +222,30 @@ def annotation_submit(*, item: Item, annotator, value, seconds_spent=None, submi
 
 
 def _submit_new(item: Item, annotator, value, seconds_spent, key, now):
-    """annotation_submit's common case on PostgreSQL, a new annotation, in three statements:
-    lock the item (reading its schema), store (ending the lease), and tell adjudication. The
-    value is checked under the item's lock, against the schema read with it. Returns None,
-    having written nothing, for anything else: an answer of theirs already there (replacing),
-    a repeated key, an item with no room left for them. The general path then decides."""
+    """annotation_submit's common case on PostgreSQL, a new annotation: one statement locks the
+    item, stores the annotation (ending the lease) and reads the schema, which then checks the
+    value (a refused value rolls it all back); then adjudication is told. Returns None, having
+    written nothing, for anything else: an answer of theirs already there (replacing), a
+    repeated key, an item with no room left for them. The general path then decides."""
     try:
         with transaction.atomic():
-            annotations, leases, gold, capacity, kind, config = fastpath.item_lock(item_id=item.pk)
-            problems = value_problems(kind, config, value, data=item.data)
+            stored = fastpath.annotation_store(item_id=item.pk, annotator_id=annotator.pk,
+                                               value=value, seconds=seconds_spent, key=key,
+                                               now=now)  # fmt: skip
+            if stored is None:
+                raise _GeneralPath
+            problems = value_problems(stored.schema_kind, stored.schema_config, value,
+                                      data=item.data)  # fmt: skip
             if problems:
                 raise ValidationError({f"value.{f}" if f else "value": [m] for f, m in problems})
-            stored = fastpath.annotation_store(
-                item_id=item.pk, annotator_id=annotator.pk, value=value, seconds=seconds_spent,
-                key=key, now=now, annotations=annotations, leases=leases, capacity=capacity,
-                gold=gold,
-            )  # fmt: skip
-            if stored is None:
-                raise _GeneralPath  # undoes the lease's end
-            annotation_id, presentation = stored
-            complete = [] if gold or annotations + 1 < capacity else [item.pk]
+            complete = (
+                [] if stored.gold or stored.annotations_before + 1 < stored.capacity else [item.pk]
+            )
             annotations_changed.send(sender=Annotation, project=item.project,
                                      item_ids=[item.pk], complete_item_ids=complete)  # fmt: skip
-    except (_GeneralPath, IntegrityError):
+    except (_GeneralPath, IntegrityError, DataError):  # DataError: a value JSON cannot hold
         return None
+    annotation_id, presentation = stored.annotation_id, stored.presentation
     annotation = Annotation(
         id=annotation_id,
         item=item,

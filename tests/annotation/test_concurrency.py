@@ -123,3 +123,70 @@ def test_two_tabs_asking_for_the_next_item_at_once_get_the_same_lease():
         assert len({lease.pk for lease in leases}) == 1, leases
         assert Lease.objects.filter(annotator=user).count() == 1
         annotation_submit(item=leases[0].item, annotator=user, value={"label": "x"})
+
+
+def _waiting_on_a_lock(thread_id: int) -> bool:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # else read once per transaction
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       "AND application_name = %s", [f"submit-{thread_id}"])  # fmt: skip
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.parametrize("change", ["reclaim", "own lease"])
+def test_a_submit_waiting_on_the_item_reads_what_the_holder_committed(change):
+    """A submit that waits for the item's lock while another transaction changes the
+    submitter's lease on the item works from what that one committed, not from what the
+    database held when the submit began: the store statement sees the item's row changed
+    under it and runs again. Either change read stale would leave the lease counter off by one
+    (reclaim), or a lease on an item its annotator has done (own lease)."""
+    import time
+    from datetime import timedelta
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from annotation.services import leases_reclaim
+
+    project = ProjectFactory(annotators_per_item=3)
+    item = ItemFactory(project=project)
+    anna, bert = UserFactory.create_batch(2)
+    for user in (anna, bert):
+        MembershipFactory(project=project, user=user, role=Role.ANNOTATOR)
+    if change == "reclaim":  # anna's lease ran out; a reclaim ends it while she submits
+        assignment_next(project=project, annotator=bert)
+        assignment_next(project=project, annotator=anna)
+        Lease.objects.filter(annotator=anna).update(expires_at=timezone.now() - timedelta(1))
+    result = {}
+
+    def submit():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET application_name = %s", [f"submit-{threading.get_ident()}"])
+            result["stored"] = annotation_submit(item=item, annotator=anna, value={"label": "x"})
+        except Exception as exc:
+            result["error"] = exc
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        Item.objects.select_for_update().get(pk=item.pk)  # the holder takes the lock first
+        thread = threading.Thread(target=submit)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_on_a_lock(thread.ident):
+            assert time.monotonic() < deadline, "the submit never waited for the item"
+            time.sleep(0.02)
+        if change == "reclaim":
+            leases_reclaim(project=project)  # ends anna's lease: the counters drop by one
+        else:  # anna, submitting with no lease, is given the item in another tab
+            assert assignment_next(project=project, annotator=anna).item_id == item.pk
+    thread.join(timeout=30)
+    assert "error" not in result, result.get("error")
+    item.refresh_from_db()
+    leases = Lease.objects.filter(item=item)
+    assert item.annotation_count == Annotation.objects.filter(item=item).count() == 1
+    assert item.lease_count == leases.count() == (1 if change == "reclaim" else 0)
+    assert not leases.filter(annotator=anna).exists()

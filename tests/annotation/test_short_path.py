@@ -151,6 +151,7 @@ def test_next_hands_everything_else_to_drf(setup, general_calls, case, expected)
     ("case", "expected", "field"),
     [
         ("value off the schema", 400, "value.label"),
+        ("NUL in the value", 400, "value.label"),  # PostgreSQL's JSON cannot hold it
         ("unknown field", 400, "colour"),
         ("malformed JSON", 400, None),
         ("NaN", 400, None),
@@ -168,6 +169,8 @@ def test_submit_hands_everything_else_to_drf(setup, general_calls, case, expecte
     content_type = "application/json"
     if case == "value off the schema":
         body = json.dumps({"value": {"label": "nonsense"}})
+    elif case == "NUL in the value":
+        body = json.dumps({"value": {"label": "bill\x00ing"}})
     elif case == "unknown field":
         body = json.dumps({"value": {"label": "billing"}, "colour": "red"})
     elif case == "malformed JSON":

@@ -96,7 +96,6 @@ REVIEWED_SQL = {
     ("annotation/access.py", "item_for_member"): "module constant of column names, parameters",
     ("annotation/fastpath.py", "expired_leases_exist"): "a constant, parameters",
     ("annotation/fastpath.py", "lease_next"): "constants of column names and ranks, parameters",
-    ("annotation/fastpath.py", "item_lock"): "a constant, parameters",
     ("annotation/fastpath.py", "annotation_store"): "a constant with ranks, parameters",
     ("annotation/short_path.py", "_member"): "constants of column and table names, parameters",
     ("annotation/selectors.py", "labeling_progress"): "a constant, parameters",
