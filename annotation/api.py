@@ -52,11 +52,13 @@ class ConflictError(APIException):
 LEFT_COUNTED_UP_TO = 1000
 
 
-def _progress(*, project, annotator, now) -> dict:
+def _progress(*, project, annotator, now, snapshot=None, since=None) -> dict:
     """The annotator's own counts in `project` (never anyone else's, AUTHZ-7); `left` stops at
-    LEFT_COUNTED_UP_TO and `left_capped` says there are more."""
+    LEFT_COUNTED_UP_TO and `left_capped` says there are more. `snapshot` and `since` as
+    labeling_progress takes them, when the caller read them."""
     progress = labeling_progress(project=project, annotator=annotator, now=now,
-                                 cap=LEFT_COUNTED_UP_TO)  # fmt: skip
+                                 cap=LEFT_COUNTED_UP_TO, snapshot=snapshot,
+                                 since=since)  # fmt: skip
     return {
         "done_today": progress.done_today,
         "done": progress.done_total,
@@ -77,7 +79,7 @@ def _seconds_until_room(*, project, annotator, now) -> int | None:
 _DATETIME = DateTimeField()  # DRF's own formatting, without building a serializer per call
 
 
-def _next_body(lease, *, project, annotator, now) -> dict:
+def _next_body(lease, *, project, annotator, now, snapshot=None) -> dict:
     """NextSerializer's shape, written out: a serializer's fields are built anew for every
     instance, which cost more than the rest of the call. Tests compare the two."""
     item = lease.item
@@ -87,8 +89,9 @@ def _next_body(lease, *, project, annotator, now) -> dict:
             "expires_at": _DATETIME.to_representation(lease.expires_at),
             "presentation": lease.presentation,
         },
-        "progress": _progress(project=project, annotator=annotator, now=now),
-    }
+        "progress": _progress(project=project, annotator=annotator, now=now, snapshot=snapshot,
+                              since=getattr(lease, "progress_since", None) if snapshot else None),
+    }  # fmt: skip
 
 
 def _annotation_body(annotation, username: str) -> dict:
@@ -117,7 +120,8 @@ class AssignmentNextApi(ConcordApi):
     def dispatch(self, request, *args, **kwargs):
         # The plain call on its short path; anything else, errors included, takes DRF's.
         quick = short_path.next_answer(request, slug=kwargs["slug"], body=_next_body,
-                                       allow=", ".join(self._allowed_methods()))  # fmt: skip
+                                       allow=", ".join(self._allowed_methods()),
+                                       progress_cap=LEFT_COUNTED_UP_TO)  # fmt: skip
         return quick if quick is not None else super().dispatch(request, *args, **kwargs)
 
     @extend_schema(

@@ -60,7 +60,7 @@ _NEXT = f"""
         SELECT id, %(user)s, %(project)s,
                CASE WHEN (SELECT kind FROM annotation_labelschema WHERE project_id = %(project)s
                           ORDER BY id LIMIT 1) = 'preference'
-                    THEN %(presentation)s::jsonb ELSE '{{}}'::jsonb END,
+                    THEN %(presentation)s::jsonb ELSE '{{{{}}}}'::jsonb END,
                %(now)s, %(expires)s
         FROM pick
         ON CONFLICT DO NOTHING
@@ -76,10 +76,22 @@ _NEXT = f"""
         RETURNING i.id, i.annotation_count, i.lease_count, i.queue_rank
     )
     SELECT x.id, x.presentation, x.created_at, x.expires_at, {_ITEM_SELECT},
-           c.annotation_count, c.lease_count, c.queue_rank
+           c.annotation_count, c.lease_count, c.queue_rank{{since_columns}}
     FROM (SELECT * FROM held UNION ALL SELECT * FROM made) x
     JOIN curation_item it ON it.id = x.item_id
-    LEFT JOIN counted c ON c.id = x.item_id"""  # noqa: S608 - column names and constants only
+    LEFT JOIN counted c ON c.id = x.item_id{{since_join}}"""  # noqa: S608 - names, constants
+
+# With the progress counts of "next" (selectors.labeling_progress): the annotator's annotations
+# in the project made after the cached counts were taken, and those of them not imported.
+_NEXT_COUNTING = _NEXT.format(
+    since_columns=", since.n, since.made_here",
+    since_join="""
+    CROSS JOIN (SELECT count(*) AS n, count(*) FILTER (WHERE NOT a.imported) AS made_here
+                FROM annotation_annotation a JOIN curation_item i ON i.id = a.item_id
+                WHERE a.annotator_id = %(user)s AND i.project_id = %(project)s
+                  AND a.created_at > %(since)s AND a.created_at <= %(now)s) since""",
+)
+_NEXT = _NEXT.format(since_columns="", since_join="")
 
 
 def expired_leases_exist(*, project_id: int, now) -> bool:
@@ -88,9 +100,12 @@ def expired_leases_exist(*, project_id: int, now) -> bool:
         return cursor.fetchone()[0]
 
 
-def lease_next(*, project, annotator, now, expires, presentation: dict, reclaim) -> Lease | None:
+def lease_next(*, project, annotator, now, expires, presentation: dict, reclaim,
+               count_since=None) -> Lease | None:  # fmt: skip
     """The annotator's live lease in `project`, else a new one on the next item, else None.
     A new lease of a preference project stores `presentation` (the order shown), others {}.
+    With `count_since`, the lease carries `progress_since`: (their annotations in the project
+    made after it up to `now`, those of them not imported, their live leases there: one).
 
     One statement, in a transaction of its own or the caller's. Two calls of one annotator at
     once take one lease between them (ASG-4): the unique constraint makes the second INSERT wait
@@ -100,10 +115,11 @@ def lease_next(*, project, annotator, now, expires, presentation: dict, reclaim)
     params = {"project": project.pk, "user": annotator.pk, "now": now, "expires": expires,
               "capacity": project.annotators_per_item,
               "presentation": Annotation._meta.get_field("presentation").get_db_prep_value(
-                  presentation, connection)}  # fmt: skip
+                  presentation, connection), "since": count_since}  # fmt: skip
+    statement = _NEXT if count_since is None else _NEXT_COUNTING
     with rows.cursor() as cursor:
         for _ in range(3):
-            cursor.execute(_NEXT, params)
+            cursor.execute(statement, params)
             row = cursor.fetchone()
             if row is not None:
                 break
@@ -115,7 +131,7 @@ def lease_next(*, project, annotator, now, expires, presentation: dict, reclaim)
         return None
     lease_id, shown, created_at, expires_at = row[:4]
     item = rows.instance(Item, row[4 : 4 + _ITEM_WIDTH])
-    counted = row[4 + _ITEM_WIDTH :]
+    counted = row[4 + _ITEM_WIDTH : 7 + _ITEM_WIDTH]
     if counted[0] is not None:  # a new lease: the item's counters as just written
         item.annotation_count, item.lease_count, item.queue_rank = counted
     item.project = project
@@ -129,6 +145,8 @@ def lease_next(*, project, annotator, now, expires, presentation: dict, reclaim)
         expires_at=expires_at,
     )
     lease._state.adding, lease._state.db = False, connection.alias
+    if count_since is not None:  # one live lease: an annotator holds one per project
+        lease.progress_since = (*row[7 + _ITEM_WIDTH :], 1)
     return lease
 
 

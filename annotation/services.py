@@ -102,11 +102,13 @@ def _postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def assignment_next(*, project: Project, annotator, now=None, expired=None) -> Lease | None:
+def assignment_next(*, project: Project, annotator, now=None, expired=None,
+                    count_since=None) -> Lease | None:  # fmt: skip
     """The annotator's current live lease in `project`, else a new lease on the next item with
     room, else None. Idempotent per annotator (ASG-4), also for two calls at once. One short
     transaction, after ending the project's expired leases. `expired` says whether the project
-    has any, when the caller read that already at `now` (None: look)."""
+    has any, when the caller read that already at `now` (None: look). With `count_since` the
+    lease may carry `progress_since` (see fastpath.lease_next), for labeling_progress."""
     now = now or timezone.now()
     gold = bool(project.gold_rate) and random.random() < project.gold_rate  # noqa: S311
     if _postgresql() and not gold:
@@ -121,6 +123,7 @@ def assignment_next(*, project: Project, annotator, now=None, expired=None) -> L
             expires=now + lease_duration(),
             presentation=_order(),
             reclaim=lambda: leases_reclaim(project=project, now=now, annotator=annotator),
+            count_since=count_since,
         )
     leases_reclaim(project=project, now=now, annotator=annotator)
     with transaction.atomic():

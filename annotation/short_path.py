@@ -23,6 +23,7 @@ from django.http import Http404, HttpResponse
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
+from annotation.selectors import done_snapshot
 from annotation.serializers import MAX_SECONDS_SPENT
 from annotation.services import Conflict, annotation_submit, assignment_next
 from curation import rows
@@ -96,9 +97,11 @@ def _json(body: dict, *, status: int, allow: str) -> HttpResponse:
     return response
 
 
-def next_answer(request, *, slug: str, allow: str, body) -> HttpResponse | None:
+def next_answer(request, *, slug: str, allow: str, body, progress_cap: int) -> HttpResponse | None:
     """POST /api/projects/{slug}/next/ when it leases or returns an item; `body` builds the answer
-    (the view's), `allow` is the view's Allow header."""
+    (the view's), `allow` is the view's Allow header. The statement that leases the item also
+    counts the annotator's annotations since their cached progress counts (`progress_cap` is
+    the body's cap on the items left), which spares the progress its own read."""
     key = token_key(request) if request.method == "POST" else None
     if key is None:
         return None
@@ -108,11 +111,14 @@ def next_answer(request, *, slug: str, allow: str, body) -> HttpResponse | None:
         return None
     (user, project), role, (expired,) = member
     project.my_role = role
-    lease = assignment_next(project=project, annotator=user, now=now, expired=expired)
+    snapshot = done_snapshot(project=project, annotator=user, now=now, cap=progress_cap)
+    lease = assignment_next(project=project, annotator=user, now=now, expired=expired,
+                            count_since=snapshot.taken_at)  # fmt: skip
     if lease is None:  # the general path answers 204 with its Retry-After
         return None
     request.user = user
-    return _json(body(lease, project=project, annotator=user, now=now), status=200, allow=allow)
+    answer = body(lease, project=project, annotator=user, now=now, snapshot=snapshot)
+    return _json(answer, status=200, allow=allow)
 
 
 _SUBMIT_FIELDS = {"value", "seconds_spent", "submission_key", "version", "take_next"}

@@ -170,6 +170,34 @@ def test_progress_counts_stay_exact_when_the_snapshot_moves_forward(team, single
     assert progress(now=timezone.now())["done"] == 5
 
 
+def test_next_counts_progress_in_its_own_statement_as_a_fresh_count_does(
+    team, single, api_for, run_import, monkeypatch
+):
+    """On the short path the statement that leases the item also counts the annotations made
+    since the cached counts: the figures stay those of the annotator's rows, with an imported
+    label among them (done, not done today) and the cached counts moving forward every second
+    annotation."""
+    from annotation import selectors
+
+    monkeypatch.setattr(selectors, "ROLL_FORWARD_AFTER", 2)
+    theirs = {"annotator": team.annotator.username, "value": {"label": "billing"}}
+    row = {"id": "old-1", "text": "Where is my refund?", "annotations": [theirs]}
+    client = api_for(team.annotator)
+    mine = Annotation.objects.filter(annotator=team.annotator, item__project=team.project)
+    answer = take(client, team.project)  # the counts are cached from here
+    assert run_import(json.dumps(row).encode() + b"\n").status == "done"
+    for n in range(1, 5):
+        assert submit(client, answer["item"]["id"], {"label": "billing"}).status_code == 201
+        answer = take(client, team.project)
+        progress = answer["progress"]
+        assert (
+            (progress["done_today"], progress["done"])
+            == (n, n + 1)
+            == (mine.filter(imported=False).count(), mine.count())
+        )
+        assert progress["left"] == 5 - n  # five items and the imported one, theirs already
+
+
 def test_progress_stops_counting_what_is_left_at_a_cap(team, single, api_for, monkeypatch):
     monkeypatch.setattr(api, "LEFT_COUNTED_UP_TO", 3)
     progress = take(api_for(team.annotator), team.project)["progress"]
