@@ -63,3 +63,27 @@ def test_the_query_log_shows_hot_path_statements_with_their_parameters():
     with CaptureQueriesContext(connection) as captured, rows.cursor() as cursor:
         cursor.execute("SELECT %s + 1 AS logged_probe", [41])
     assert [q["sql"] for q in captured.captured_queries] == ["SELECT 41 + 1 AS logged_probe"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL prepares statements")
+def test_hot_path_statements_are_planned_once_not_for_each_value():
+    """A range over times is the case where PostgreSQL, left to choose, plans a prepared
+    statement afresh for every run: a generic plan guesses the range's rows, and the guess
+    looks costlier than the plan for the values at hand. The hot path's statements keep one
+    plan."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    sql = ("SELECT count(*) AS planned_once_probe FROM annotation_annotation "
+           "WHERE annotator_id = %s AND created_at > %s AND created_at <= %s")  # fmt: skip
+    now = timezone.now()
+    with rows.cursor() as cursor:
+        for n in range(8):
+            cursor.execute(sql, [n, now - timedelta(seconds=n), now])
+            assert cursor.fetchone() == (0,)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                       "WHERE statement LIKE %s", ["%planned_once_probe%"])  # fmt: skip
+        generic, custom = cursor.fetchone()
+    assert (generic, custom) == (8, 0)
