@@ -1,6 +1,9 @@
-"""Response headers Django 5.2 does not set by itself."""
+"""Response headers Django 5.2 does not set by itself, and Django's messages built on demand."""
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
+from django.utils.functional import SimpleLazyObject, empty
 
 _CSP = "; ".join(
     [
@@ -31,3 +34,19 @@ class ContentSecurityPolicyMiddleware:
         if not settings.DEBUG:
             response.headers.setdefault("Permissions-Policy", "camera=(), microphone=()")
         return response
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's MessageMiddleware, building a request's message storage only when something uses
+    it (a view adding a message, a page showing them). The API never does, and building it
+    (finding the storage class by its dotted name, a cookie and a session store) was a few
+    percent of the labeling calls' CPU. Storage that was never built has nothing to save."""
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request, response):
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)
