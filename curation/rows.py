@@ -9,6 +9,11 @@ and runs through `cursor()`.
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
+try:  # the PostgreSQL driver; absent where only SQLite runs
+    from psycopg import Cursor as _ServerCursor
+except ImportError:  # pragma: no cover - every test environment has it
+    _ServerCursor = None
+
 BIGINT_MAX = 2**63 - 1
 
 
@@ -68,11 +73,10 @@ def cursor():
     client-side cursors. With `DB_PREPARED_STATEMENTS=false` (for a pooler in transaction mode)
     statements are still bound on the server, just not prepared. Elsewhere it is the usual
     cursor."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    from psycopg import Cursor  # the PostgreSQL driver; absent where only SQLite runs
-
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(Cursor(connection.connection))
+    real = connections[DEFAULT_DB_ALIAS]  # the `connection` proxy costs a lookup per use
+    if real.vendor != "postgresql":
+        return real.cursor()
+    real.close_if_health_check_failed()
+    real.ensure_connection()
+    with real.wrap_database_errors:
+        return real._prepare_cursor(_ServerCursor(real.connection))
