@@ -171,8 +171,8 @@ _STORE = f"""
     WITH seen AS (
         SELECT ctid FROM curation_item WHERE id = %(item)s
     ), locked AS (
-        SELECT i.ctid, i.annotation_count, i.lease_count, i.gold IS NOT NULL AS gold,
-               p.annotators_per_item AS capacity
+        SELECT i.ctid, i.project_id, i.annotation_count, i.lease_count,
+               i.gold IS NOT NULL AS gold, p.annotators_per_item AS capacity
         FROM curation_item i JOIN curation_project p ON p.id = i.project_id
         WHERE i.id = %(item)s
         FOR UPDATE OF i
@@ -216,9 +216,7 @@ _STORE = f"""
     LEFT JOIN fresh f ON true
     LEFT JOIN made ON true
     LEFT JOIN LATERAL (SELECT kind, config FROM annotation_labelschema
-                       WHERE project_id = (SELECT project_id FROM curation_item
-                                           WHERE id = %(item)s)
-                       ORDER BY id LIMIT 1) s ON true"""  # noqa: S608 - constants only
+                       WHERE project_id = f.project_id ORDER BY id LIMIT 1) s ON true"""  # noqa: S608 - constants only
 
 
 @dataclass(frozen=True)

@@ -248,13 +248,12 @@ def _submit_new(item: Item, annotator, value, seconds_spent, key, now):
                                      item_ids=[item.pk], complete_item_ids=complete)  # fmt: skip
     except (_GeneralPath, IntegrityError, DataError):  # DataError: a value JSON cannot hold
         return None
-    annotation_id, presentation = stored.annotation_id, stored.presentation
     annotation = Annotation(
-        id=annotation_id,
+        id=stored.annotation_id,
         item=item,
         annotator=annotator,
         value=value,
-        presentation=presentation,
+        presentation=stored.presentation,
         seconds_spent=seconds_spent,
         submission_key=key,
         version=1,
