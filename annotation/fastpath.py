@@ -14,6 +14,7 @@ from django.db import connection
 
 from annotation.assignment import FULL, STARTED
 from annotation.models import Annotation, Lease
+from annotation.selectors import SINCE_COUNTS
 from curation import rows
 from curation.models import Item
 
@@ -81,16 +82,9 @@ _NEXT = f"""
     JOIN curation_item it ON it.id = x.item_id
     LEFT JOIN counted c ON c.id = x.item_id{{since_join}}"""  # noqa: S608 - names, constants
 
-# With the progress counts of "next" (selectors.labeling_progress): the annotator's annotations
-# in the project made after the cached counts were taken, and those of them not imported.
-_NEXT_COUNTING = _NEXT.format(
-    since_columns=", since.n, since.made_here",
-    since_join="""
-    CROSS JOIN (SELECT count(*) AS n, count(*) FILTER (WHERE NOT a.imported) AS made_here
-                FROM annotation_annotation a JOIN curation_item i ON i.id = a.item_id
-                WHERE a.annotator_id = %(user)s AND i.project_id = %(project)s
-                  AND a.created_at > %(since)s AND a.created_at <= %(now)s) since""",
-)
+# With the progress counts of "next" (selectors.labeling_progress).
+_NEXT_COUNTING = _NEXT.format(since_columns=", since.n, since.made_here",
+                              since_join=f"\n    CROSS JOIN ({SINCE_COUNTS}) since")  # fmt: skip
 _NEXT = _NEXT.format(since_columns="", since_join="")
 
 

@@ -64,14 +64,18 @@ def gold_open_to(*, project: Project, annotator) -> QuerySet[Item]:
     )
 
 
-_SINCE_AND_HELD = """
+# The annotator's annotations in the project made after the cached counts were taken (`since`)
+# up to `now`, and those of them not imported; "next" runs it inside its own statement.
+SINCE_COUNTS = """
+    SELECT count(*) AS n, count(*) FILTER (WHERE NOT a.imported) AS made_here
+    FROM annotation_annotation a JOIN curation_item i ON i.id = a.item_id
+    WHERE a.annotator_id = %(user)s AND i.project_id = %(project)s
+      AND a.created_at > %(since)s AND a.created_at <= %(now)s"""
+_SINCE_AND_HELD = f"""
     SELECT since.n, since.made_here,
       (SELECT count(*) FROM annotation_lease l
-       WHERE l.project_id = %s AND l.annotator_id = %s AND l.expires_at > %s)
-    FROM (SELECT count(*) AS n, count(*) FILTER (WHERE NOT a.imported) AS made_here
-          FROM annotation_annotation a JOIN curation_item i ON i.id = a.item_id
-          WHERE a.annotator_id = %s AND i.project_id = %s
-            AND a.created_at > %s AND a.created_at <= %s) since"""
+       WHERE l.project_id = %(project)s AND l.annotator_id = %(user)s AND l.expires_at > %(now)s)
+    FROM ({SINCE_COUNTS}) since"""  # noqa: S608 - a constant
 MORE_SNAPSHOT_SECONDS = 60
 ROLL_FORWARD_AFTER = 25  # annotations since the snapshot: then it moves to `now`
 
@@ -133,10 +137,10 @@ def labeling_progress(*, project: Project, annotator, now=None, cap: int | None 
     snapshot = snapshot or done_snapshot(project=project, annotator=annotator, now=now, cap=cap)
     if since is None:
         at = connection.ops.adapt_datetimefield_value
-        held_params = [project.pk, annotator.pk, at(now)]
-        since_params = [annotator.pk, project.pk, at(snapshot.taken_at), at(now)]
+        params = {"project": project.pk, "user": annotator.pk, "since": at(snapshot.taken_at),
+                  "now": at(now)}  # fmt: skip
         with rows.cursor() as cursor:
-            cursor.execute(_SINCE_AND_HELD, held_params + since_params)
+            cursor.execute(_SINCE_AND_HELD, params)
             since = cursor.fetchone()
     count, count_here, held = since
     done, done_today = snapshot.done + count, snapshot.done_today + count_here
