@@ -159,7 +159,7 @@ def start_server(port: int, args, log: Path, static_root: Path):
         sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
         "--workers", str(args.workers), "--threads", str(args.threads),
         "--worker-class", args.worker_class, "--keep-alive", "30", "--access-logfile", str(log),
-        "--access-logformat", "%(m)s %(U)s %(s)s %(D)s",
+        "--access-logformat", "%(m)s %(U)s %(s)s %(D)s", "--http-parser", args.http_parser,
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
@@ -508,6 +508,8 @@ def main() -> None:
                         choices=["sync", "gthread", gunicorn_config.worker_class])  # fmt: skip
     parser.add_argument("--threads", type=int, default=gunicorn_config.threads,
                         help="threads per gthread worker")  # fmt: skip
+    parser.add_argument("--http-parser", default="auto", choices=["auto", "fast", "python"],
+                        help="gunicorn HTTP parser: C (fast) or Python")  # fmt: skip
     parser.add_argument("--page-rounds", type=int, default=200)
     parser.add_argument("--take-next", action="store_true",
                         help="submit with take_next: one call per item instead of two")  # fmt: skip
