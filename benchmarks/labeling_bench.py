@@ -134,6 +134,12 @@ def _build_project(slug, lead, users, n_items, n_annotations) -> None:
 # --- the server -------------------------------------------------------------------------------
 
 
+# Production settings (DEBUG off) over plain http://127.0.0.1.
+PRODUCTION = {"DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
+              "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
+              "SECURE_HSTS_SECONDS": "0", "LOG_LEVEL": "WARNING"}  # fmt: skip
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -142,17 +148,7 @@ def _free_port() -> int:
 
 def start_server(port: int, args, log: Path, static_root: Path):
     """gunicorn with production settings (DEBUG off) on plain http://127.0.0.1:port."""
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "SECURE_HSTS_SECONDS": "0",
-        "STATIC_ROOT": str(static_root),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = {**os.environ, **PRODUCTION, "STATIC_ROOT": str(static_root)}
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
                    cwd=ROOT, env=env, check=True)  # fmt: skip
     command = [

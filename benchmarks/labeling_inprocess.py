@@ -24,16 +24,13 @@ import os
 import pstats
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
-PRODUCTION = {"DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
-              "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
-              "SECURE_HSTS_SECONDS": "0", "LOG_LEVEL": "WARNING"}  # fmt: skip
 
 
 class Caller:
@@ -80,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     import labeling_bench
 
-    os.environ.update(PRODUCTION)
+    os.environ.update(labeling_bench.PRODUCTION, STATIC_ROOT=tempfile.mkdtemp())
     labeling_bench._django()
     from django.contrib.auth import get_user_model
     from django.core.wsgi import get_wsgi_application
