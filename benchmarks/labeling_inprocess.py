@@ -77,7 +77,8 @@ def main() -> None:
     args = parser.parse_args()
     import labeling_bench
 
-    os.environ.update(labeling_bench.PRODUCTION, STATIC_ROOT=tempfile.mkdtemp())
+    static = tempfile.TemporaryDirectory()  # none is served; an empty folder spares a warning
+    os.environ.update(labeling_bench.PRODUCTION, STATIC_ROOT=static.name)
     labeling_bench._django()
     from django.contrib.auth import get_user_model
     from django.core.wsgi import get_wsgi_application
