@@ -2,6 +2,8 @@
 without a round trip, a connection the server ended is found out and replaced before the
 request's first query fails."""
 
+import time
+
 import psycopg
 import pytest
 from django.conf import settings
@@ -61,11 +63,13 @@ def test_a_connection_the_server_ended_is_replaced_before_the_first_query(checke
         pid = cursor.fetchone()[0]
     with _other_connection() as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
-        for _ in range(100):  # until the server has ended it
-            gone = other.execute("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity "
-                                 "WHERE pid = %s)", [pid]).fetchone()[0]  # fmt: skip
-            if gone:
-                break
+        # Until the server has ended it: the backend sends its FATAL message, then leaves
+        # pg_stat_activity. A hundred quick tries were not always enough on a busy machine.
+        deadline = time.monotonic() + 30
+        while not other.execute("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity "
+                                 "WHERE pid = %s)", [pid]).fetchone()[0]:  # fmt: skip
+            assert time.monotonic() < deadline, "the server did not end the connection"
+            time.sleep(0.01)
     assert connection.is_usable() is False
     _new_request()
     with connection.cursor() as cursor:  # a new connection: no error reaches the request
