@@ -133,16 +133,24 @@ def reviews_refresh(
     now=None,
     action: str = ReviewAction.REOPENED,
     complete: bool = False,
+    mark_stale: bool = False,
 ) -> dict:
     """Settles or queues the complete items among `item_ids` by the project's rule, creating or
     updating their reviews; decided and sent-back items stay as they are. Set-based per chunk:
     three reads and bulk writes. Idempotent. Returns counts {"settled", "waiting", "changed"}.
     `complete` says the caller knows every one of `item_ids` is complete and not gold (a submit
-    that filled its item, under the item's lock), which spares the query that finds them."""
+    that filled its item, under the item's lock), which spares the query that finds them.
+    `mark_stale` also marks the project's agreement figures out of date (agreement_mark_stale),
+    for a submit in the statement that reads its item's annotations."""
     now = now or timezone.now()
     counts = {"settled": 0, "waiting": 0, "changed": 0}
-    if complete and len(item_ids) == 1 and _settle_new(project, item_ids[0], now, counts):
-        return counts
+    if complete and len(item_ids) == 1:
+        settled, marked = _settle_new(project, item_ids[0], now, counts, mark_stale=mark_stale)
+        mark_stale = mark_stale and not marked
+        if settled:
+            return counts
+    if mark_stale:
+        agreement_mark_stale(project=project)
     policy = None  # read once some item is complete: most submits complete none
     for start in range(0, len(item_ids), CHUNK):
         chunk = item_ids[start : start + CHUNK]
@@ -204,6 +212,14 @@ _SETTLE_READ = """
                   WHERE a.item_id = %(item)s ORDER BY a.id)
     FROM adjudication_reviewpolicy p WHERE p.project_id = %(project)s"""
 
+# The same, marking the project's agreement figures out of date on the way (agreement_mark_stale):
+# a statement in WITH that changes rows runs whether or not the query reads it.
+_STALE_AND_SETTLE_READ = f"""
+    WITH stale AS (
+        UPDATE adjudication_agreementsnapshot SET stale_since = %(now)s
+        WHERE project_id = %(project)s AND stale_since IS NULL
+    ){_SETTLE_READ}"""  # noqa: S608 - constants only
+
 _SETTLE_WRITE = """
     WITH made AS (
         INSERT INTO adjudication_review
@@ -220,18 +236,22 @@ _SETTLE_WRITE = """
     RETURNING review_id"""
 
 
-def _settle_new(project: Project, item_id: int, now, counts: dict) -> bool:
+def _settle_new(project: Project, item_id: int, now, counts: dict,
+                mark_stale: bool = False) -> tuple[bool, bool]:  # fmt: skip
     """PostgreSQL, one item a submit just completed (the common case): its first review and
-    event in two statements instead of seven. False, having written nothing, when the general
-    path must run: no policy yet, or the item already has a review (an edit, a lowered
-    overlap, a concurrent settle), which needs the locked read-modify-write."""
+    event in two statements instead of seven. (settled, marked stale): not settled, having
+    written nothing but the stale mark, when the general path must run: no policy yet, or the
+    item already has a review (an edit, a lowered overlap, a concurrent settle), which needs
+    the locked read-modify-write. With `mark_stale` the read also marks the project's agreement
+    figures out of date (agreement_mark_stale)."""
     if connection.vendor != "postgresql":
-        return False
+        return False, False
     with rows.cursor() as cursor:
-        cursor.execute(_SETTLE_READ, {"item": item_id, "project": project.pk})
+        params = {"item": item_id, "project": project.pk, "now": now}
+        cursor.execute(_STALE_AND_SETTLE_READ if mark_stale else _SETTLE_READ, params)
         row = cursor.fetchone()
         if row is None or row[2]:
-            return False
+            return False, mark_stale
         rule, threshold, _, raw = row
         found = [json.loads(v) for v in raw]
         outcome = rules.settle([canonical(v) for v in found], rule=rule, item_threshold=threshold)
@@ -247,9 +267,9 @@ def _settle_new(project: Project, item_id: int, now, counts: dict) -> bool:
             "after": json_field.get_db_prep_save(_state(review), connection),
         })  # fmt: skip
         if cursor.fetchone() is None:
-            return False  # a review appeared since the read: the general path updates it
+            return False, mark_stale  # a review appeared since the read: the general path
     counts["waiting" if outcome.waiting else "settled"] += 1
-    return True
+    return True, mark_stale
 
 
 REVIEW_COLUMNS = ["item", "project", "status", "value", "rule", "agreement", "waiting_since",

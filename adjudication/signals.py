@@ -19,11 +19,14 @@ AT_ONCE = 50  # items settled in the request; more go to the job
 @receiver(annotations_changed)
 def _annotations_changed(sender, project: Project, item_ids: list[int],
                          complete_item_ids: list[int] | None = None, **kwargs):  # fmt: skip
-    agreement_mark_stale(project=project)
     if complete_item_ids is not None:  # the sender knows which are complete: most submits none
-        if complete_item_ids:
-            reviews_refresh(project=project, item_ids=complete_item_ids, complete=True)
+        if complete_item_ids:  # marking the figures stale in the same statement as a read
+            reviews_refresh(project=project, item_ids=complete_item_ids, complete=True,
+                            mark_stale=True)  # fmt: skip
+        else:
+            agreement_mark_stale(project=project)
         return
+    agreement_mark_stale(project=project)
     if len(item_ids) <= AT_ONCE:
         reviews_refresh(project=project, item_ids=item_ids)
     else:

@@ -10,13 +10,38 @@ keeps room after the change, FULL otherwise.
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 from annotation.assignment import FULL, STARTED
 from annotation.models import Annotation, Lease
 from annotation.selectors import SINCE_COUNTS
 from curation import rows
-from curation.models import Item
+from curation.models import ROLE_RANK, Item, Project, Role
+
+# What the short path's calls use of the member's user, project and item (annotation.short_path);
+# other fields are deferred (loaded if used).
+USER = get_user_model()
+USER_FIELDS = {"id", "username", "is_active"}
+PROJECT_FIELDS = {"id", "slug", "created_at", "annotators_per_item", "gold_rate"}
+ITEM_FIELDS = {"id", "project_id", "external_id", "data"}
+ONLY = {USER: USER_FIELDS, Project: PROJECT_FIELDS, Item: ITEM_FIELDS}
+# The roles that may label, as SQL constants.
+MEMBER_ROLES = ", ".join(
+    f"'{role}'" for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.ANNOTATOR]
+)
+
+
+def member_from_row(row, *models) -> tuple[list, str, tuple]:
+    """The user and `models` instances from the start of `row` (their ONLY columns, in order),
+    the role that follows them, and the rest of the row."""
+    found, start = [], 0
+    for model in (USER, *models):
+        end = start + rows.width(model, ONLY[model])
+        found.append(rows.instance(model, row[start:end], ONLY[model]))
+        start = end
+    return found, row[start], row[start + 1 :]
+
 
 _ITEM_SELECT = rows.columns(Item, "it")
 _ITEM_WIDTH = rows.width(Item)
@@ -161,20 +186,20 @@ def _json(value):
 # also writes the item's row (its counters), so the statement compares the row it locked with
 # the row of its start (`ctid`, the version's place): when they differ it writes nothing and
 # says `fresh` false, and the caller runs it again, now holding the lock.
-_STORE = f"""
-    WITH seen AS (
+_STORE_TEMPLATE = f"""
+    WITH {{who}}seen AS (
         SELECT ctid FROM curation_item WHERE id = %(item)s
     ), locked AS (
         SELECT i.ctid, i.project_id, i.annotation_count, i.lease_count,
                i.gold IS NOT NULL AS gold, p.annotators_per_item AS capacity
         FROM curation_item i JOIN curation_project p ON p.id = i.project_id
-        WHERE i.id = %(item)s
+        WHERE i.id = %(item)s{{gate}}
         FOR UPDATE OF i
     ), fresh AS (
         SELECT locked.* FROM locked JOIN seen ON seen.ctid = locked.ctid
     ), mine AS (
         SELECT id, presentation, expires_at FROM annotation_lease
-        WHERE item_id = %(item)s AND annotator_id = %(user)s AND EXISTS (SELECT 1 FROM fresh)
+        WHERE item_id = %(item)s AND annotator_id = {{user}} AND EXISTS (SELECT 1 FROM fresh)
     ), allowed AS (
         SELECT f.gold OR EXISTS (SELECT 1 FROM mine WHERE expires_at > %(now)s)
                OR f.annotation_count + f.lease_count - (SELECT count(*) FROM mine) < f.capacity
@@ -198,19 +223,41 @@ _STORE = f"""
         INSERT INTO annotation_annotation
             (item_id, annotator_id, value, presentation, seconds_spent, submission_key, version,
              created_at, updated_at)
-        SELECT %(item)s, %(user)s, %(value)s, coalesce((SELECT presentation FROM mine), '{{}}'),
+        SELECT %(item)s, {{user}}, %(value)s, coalesce((SELECT presentation FROM mine), '{{{{}}}}'),
                %(seconds)s, %(key)s, 1, %(now)s, %(now)s
         WHERE (SELECT ok FROM allowed)
         RETURNING id, presentation
     )
     SELECT EXISTS (SELECT 1 FROM fresh), coalesce((SELECT ok FROM allowed), false),
            made.id, made.presentation, f.annotation_count, f.gold, f.capacity,
-           s.kind, s.config::text
+           s.kind, s.config::text{{member}}
     FROM (SELECT 1) one
     LEFT JOIN fresh f ON true
     LEFT JOIN made ON true
     LEFT JOIN LATERAL (SELECT kind, config FROM annotation_labelschema
-                       WHERE project_id = f.project_id ORDER BY id LIMIT 1) s ON true"""  # noqa: S608 - constants only
+                       WHERE project_id = f.project_id ORDER BY id LIMIT 1) s
+      ON true{{member_join}}"""  # noqa: S608 - constants only
+
+# The member a short-path submit is made for (annotation.short_path): found by their API token in
+# the statement that stores the annotation, which then locks and writes nothing without them.
+# An unknown token, an inactive user, or a user not an annotator, reviewer or lead of the
+# item's project gives no row; the general path then answers the error.
+_WHO = f"""who AS (
+        SELECT {rows.columns(USER, "u", USER_FIELDS)}, {rows.columns(Item, "i", ITEM_FIELDS)},
+               {rows.columns(Project, "p", PROJECT_FIELDS)}, m.role, u.id AS user_id
+        FROM authtoken_token t
+        JOIN {USER._meta.db_table} u ON u.id = t.user_id
+        JOIN curation_item i ON i.id = %(item)s
+        JOIN curation_project p ON p.id = i.project_id
+        JOIN curation_membership m ON m.project_id = p.id AND m.user_id = u.id
+        WHERE t.key = %(token)s AND u.is_active AND m.role IN ({MEMBER_ROLES})
+    ), """  # noqa: S608 - column and table names, role constants
+
+_STORE = _STORE_TEMPLATE.format(who="", user="%(user)s", gate="", member="", member_join="")
+_STORE_AS = _STORE_TEMPLATE.format(
+    who=_WHO, user="(SELECT user_id FROM who)", gate=" AND EXISTS (SELECT 1 FROM who)",
+    member=", who.*", member_join="\n    LEFT JOIN who ON true",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -225,25 +272,39 @@ class Stored:
     capacity: int
     schema_kind: str | None
     schema_config: dict | None
+    member: tuple | None = None  # with a token: (user, item, project, role)
 
 
-def annotation_store(*, item_id: int, annotator_id: int, value, seconds, key: str, now):
+def annotation_store(*, item_id: int, annotator_id: int | None, value, seconds, key: str, now,
+                     token: str | None = None):  # fmt: skip
     """Locks the item, ends the annotator's lease on it and inserts their annotation with the
     item's counters, if they may submit: a Stored, else None (nothing written). Run inside a
     transaction, which keeps the item locked until it ends. Raises IntegrityError when they
-    answered the item already or used `key` before."""
+    answered the item already or used `key` before.
+
+    With `token` (an API token's key) instead of `annotator_id`, the annotator is the token's
+    user, who must be active and a member of the item's project (the Stored then carries them,
+    the item, its project and their role); else nothing is locked or written and the answer is
+    None."""
     json_field = Annotation._meta.get_field("value")
     params = {"item": item_id, "user": annotator_id, "key": key, "now": now,
               "value": json_field.get_db_prep_value(value, connection),
-              "seconds": seconds}  # fmt: skip
+              "seconds": seconds, "token": token}  # fmt: skip
+    statement = _STORE if token is None else _STORE_AS
     with rows.cursor() as cursor:
         for _ in range(2):  # the second time round, this transaction holds the item's lock
-            cursor.execute(_STORE, params)
+            cursor.execute(statement, params)
             fresh, ok, *found = cursor.fetchone()
+            if token is not None and found[7] is None:
+                return None  # not a member (no `who`): nothing was locked or written
             if fresh:
                 break
     if not ok:
         return None
-    annotation_id, shown, annotations, gold, capacity, kind, config = found
+    annotation_id, shown, annotations, gold, capacity, kind, config = found[:7]
+    member = None
+    if token is not None:
+        (user, item, project), role, _ = member_from_row(found[7:], Item, Project)
+        member = (user, item, project, role)
     return Stored(annotation_id, _json(shown), annotations, gold, capacity, kind,
-                  None if config is None else _json(config))  # fmt: skip
+                  None if config is None else _json(config), member)  # fmt: skip

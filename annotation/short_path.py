@@ -17,44 +17,43 @@ rolled back happen before such a hand-over, so the general path starts from the 
 
 import json
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
+from annotation.fastpath import ITEM_FIELDS, PROJECT_FIELDS, USER, USER_FIELDS, member_from_row
 from annotation.selectors import done_snapshot
 from annotation.serializers import MAX_SECONDS_SPENT
-from annotation.services import Conflict, annotation_submit, assignment_next
+from annotation.services import (
+    Conflict,
+    annotation_submit,
+    annotation_submit_as,
+    assignment_next,
+)
 from curation import rows
 from curation.models import ROLE_RANK, Item, Project, Role
 
-_USER = get_user_model()
 _ACCEPTS_JSON = {"", "*/*", "application/json"}
 _RENDER = JSONRenderer().render
 
-# What the calls use of the user, project and item; other fields are deferred (loaded if used).
-_USER_FIELDS = {"id", "username", "is_active"}
-_PROJECT_FIELDS = {"id", "slug", "created_at", "annotators_per_item", "gold_rate"}
-_ITEM_FIELDS = {"id", "project_id", "external_id", "data"}
-_ONLY = {_USER: _USER_FIELDS, Project: _PROJECT_FIELDS, Item: _ITEM_FIELDS}
-
 _MEMBER_OF_PROJECT = f"""
-    SELECT {rows.columns(_USER, "u", _USER_FIELDS)}, {rows.columns(Project, "p", _PROJECT_FIELDS)},
+    SELECT {rows.columns(USER, "u", USER_FIELDS)}, {rows.columns(Project, "p", PROJECT_FIELDS)},
            m.role,
            EXISTS (SELECT 1 FROM annotation_lease l
                    WHERE l.project_id = p.id AND l.expires_at <= %(now)s)
     FROM authtoken_token t
-    JOIN {_USER._meta.db_table} u ON u.id = t.user_id
+    JOIN {USER._meta.db_table} u ON u.id = t.user_id
     JOIN curation_project p ON p.slug = %(slug)s
     JOIN curation_membership m ON m.project_id = p.id AND m.user_id = u.id
     WHERE t.key = %(key)s"""  # noqa: S608 - column and table names only
 
 _MEMBER_OF_ITEM = f"""
-    SELECT {rows.columns(_USER, "u", _USER_FIELDS)}, {rows.columns(Item, "i", _ITEM_FIELDS)},
-           {rows.columns(Project, "p", _PROJECT_FIELDS)}, m.role
+    SELECT {rows.columns(USER, "u", USER_FIELDS)}, {rows.columns(Item, "i", ITEM_FIELDS)},
+           {rows.columns(Project, "p", PROJECT_FIELDS)}, m.role
     FROM authtoken_token t
-    JOIN {_USER._meta.db_table} u ON u.id = t.user_id
+    JOIN {USER._meta.db_table} u ON u.id = t.user_id
     JOIN curation_item i ON i.id = %(item)s
     JOIN curation_project p ON p.id = i.project_id
     JOIN curation_membership m ON m.project_id = p.id AND m.user_id = u.id
@@ -80,15 +79,10 @@ def _member(sql: str, params: dict, *models):
         row = cursor.fetchone()
     if row is None:
         return None
-    found, start = [], 0
-    for model in (_USER, *models):
-        end = start + rows.width(model, _ONLY[model])
-        found.append(rows.instance(model, row[start:end], _ONLY[model]))
-        start = end
-    role = row[start]
+    found, role, rest = member_from_row(row, *models)
     if not found[0].is_active or ROLE_RANK.get(role, 0) < ROLE_RANK[Role.ANNOTATOR]:
         return None
-    return found, role, row[start + 1 :]
+    return found, role, rest
 
 
 def _json(body: dict, *, status: int, allow: str) -> HttpResponse:
@@ -171,15 +165,23 @@ def submit_answer(request, *, item_id: int, allow: str, body) -> HttpResponse | 
     fields = plain_submit(data)
     if fields is None:
         return None
-    member = _member(_MEMBER_OF_ITEM, {"key": key, "item": item_id}, Item, Project)
-    if member is None:
-        return None
-    (user, item, project), role, _ = member
-    project.my_role = role
-    item.project = project
-    try:
-        annotation, created = annotation_submit(item=item, annotator=user, **fields)
-    except (Conflict, ValidationError, Http404, PermissionDenied):
-        return None  # rolled back: the general path repeats the call and answers the error
+    if connection.vendor == "postgresql":  # the member is found by the statement that stores
+        stored = annotation_submit_as(token=key, item_id=item_id, **fields)
+        if stored is None:
+            return None
+        (annotation, role), created = stored, True
+        user, project = annotation.annotator, annotation.item.project
+        project.my_role = role
+    else:
+        member = _member(_MEMBER_OF_ITEM, {"key": key, "item": item_id}, Item, Project)
+        if member is None:
+            return None
+        (user, item, project), role, _ = member
+        project.my_role = role
+        item.project = project
+        try:
+            annotation, created = annotation_submit(item=item, annotator=user, **fields)
+        except (Conflict, ValidationError, Http404, PermissionDenied):
+            return None  # rolled back: the general path repeats the call and answers the error
     request.user = user
     return _json(body(annotation, user.username), status=201 if created else 200, allow=allow)

@@ -654,6 +654,24 @@ def test_a_policy_change_marks_the_agreement_figures_stale(team, api_for):
     assert snapshot_for(project=team.project).stale_since is not None
 
 
+def test_every_submit_marks_the_agreement_figures_stale(team, api_for, schema):
+    """A submit through the API (its short path on a plain call): one that leaves the item open
+    and one that completes it, which also settles or queues the item in the same request."""
+    snapshot = AgreementSnapshot.objects.create(project=team.project, computed_at=timezone.now())
+    item = items(team)[0]
+    for n, (annotator, label) in enumerate(zip(team.annotators, SPLIT, strict=True), start=1):
+        AgreementSnapshot.objects.filter(pk=snapshot.pk).update(stale_since=None)
+        leased = post(api_for(annotator), url("assignment-next", team)).json()["item"]["id"]
+        assert leased == item.pk
+        path = reverse("api:annotation-list", kwargs={"item_id": item.pk})
+        answer = post(api_for(annotator), path, {"value": {"label": label}})
+        assert answer.status_code == 201, answer.content
+        assert snapshot_for(project=team.project).stale_since is not None, f"submit {n}"
+        review = Review.objects.filter(item=item).first()
+        assert (review is not None) == (n == len(SPLIT))  # the third completes the item
+    assert review.status == ReviewStatus.WAITING  # two against one: a reviewer decides
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

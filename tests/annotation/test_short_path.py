@@ -112,6 +112,19 @@ def test_submit_on_the_short_path_answers_as_drf_does(setup, general_calls):
     assert again.json() == quick
 
 
+@pytest.mark.parametrize("role", [Role.REVIEWER, Role.LEAD])
+def test_reviewers_and_leads_label_on_the_short_path_too(setup, general_calls, role):
+    project, items, _ = setup
+    user = UserFactory()
+    MembershipFactory(project=project, user=user, role=role)
+    client = client_of(user)
+    item_id = post(client, next_url(project), {}).json()["item"]["id"]
+    answer = post(client, annotations_url(item_id), {"value": {"label": "technical"}})
+    assert answer.status_code == 201, answer.content
+    assert general_calls == []
+    assert Annotation.objects.get(pk=answer.json()["id"]).annotator == user
+
+
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
@@ -156,6 +169,8 @@ def test_next_hands_everything_else_to_drf(setup, general_calls, case, expected)
         ("malformed JSON", 400, None),
         ("NaN", 400, None),
         ("form body", 415, None),
+        ("unknown token", 401, None),
+        ("inactive user", 401, None),
         ("non-member", 404, None),
         ("no such item", 404, None),
         ("item full", 409, None),
@@ -179,6 +194,11 @@ def test_submit_hands_everything_else_to_drf(setup, general_calls, case, expecte
         body = '{"value": {"label": "billing"}, "seconds_spent": NaN}'
     elif case == "form body":
         body, content_type = "value=billing", "application/x-www-form-urlencoded"
+    elif case == "unknown token":
+        client.credentials(HTTP_AUTHORIZATION="Token not-a-key")
+    elif case == "inactive user":
+        anna.is_active = False
+        anna.save()
     elif case == "non-member":
         client = client_of(UserFactory())
     elif case == "no such item":
