@@ -61,7 +61,7 @@ _OWN_LEASES = """
 # unique constraint): when a call of theirs running at the same time took one first, or an
 # expired one of theirs is still there, the INSERT does nothing, the counters stay, and the
 # statement returns no row.
-_NEXT = f"""
+_NEXT_TEMPLATE = f"""
     WITH held AS (
         SELECT l.id, l.item_id, l.presentation, l.created_at, l.expires_at
         FROM annotation_lease l
@@ -108,9 +108,37 @@ _NEXT = f"""
     LEFT JOIN counted c ON c.id = x.item_id{{since_join}}"""  # noqa: S608 - names, constants
 
 # With the progress counts of "next" (selectors.labeling_progress).
-_NEXT_COUNTING = _NEXT.format(since_columns=", since.n, since.made_here",
-                              since_join=f"\n    CROSS JOIN ({SINCE_COUNTS}) since")  # fmt: skip
-_NEXT = _NEXT.format(since_columns="", since_join="")
+_SINCE_JOIN = f"\n    CROSS JOIN ({SINCE_COUNTS}) since"
+_NEXT_COUNTING = _NEXT_TEMPLATE.format(since_columns=", since.n, since.made_here",
+                                       since_join=_SINCE_JOIN)  # fmt: skip
+_NEXT = _NEXT_TEMPLATE.format(since_columns="", since_join="")
+
+# "Next" for the short path (annotation.short_path), counting, with the member found by their
+# API token and the project's slug in the statement itself. Only for the plain case: a project
+# that asks for no gold items and holds no expired leases to end first; otherwise, or for an
+# unknown token, an inactive user or a user who is no member, `who` is empty, so nothing is read
+# or written and no row comes back (as when nothing is held and nothing left): the general
+# service then runs.
+_NEXT_WHO = f"""who AS (
+        SELECT {rows.columns(USER, "u", USER_FIELDS)}, {rows.columns(Project, "p", PROJECT_FIELDS)},
+               m.role, u.id AS user_id, p.id AS project_id, p.annotators_per_item AS capacity
+        FROM authtoken_token t
+        JOIN {USER._meta.db_table} u ON u.id = t.user_id
+        JOIN curation_project p ON p.slug = %(slug)s
+        JOIN curation_membership m ON m.project_id = p.id AND m.user_id = u.id
+        WHERE t.key = %(token)s AND u.is_active AND m.role IN ({MEMBER_ROLES})
+          AND p.gold_rate = 0
+          AND NOT EXISTS (SELECT 1 FROM annotation_lease l
+                          WHERE l.project_id = p.id AND l.expires_at <= %(now)s)
+    ), """  # noqa: S608 - column and table names, role constants
+_NEXT_AS = (
+    _NEXT_TEMPLATE.format(since_columns=", since.n, since.made_here, who.*",
+                          since_join=f"{_SINCE_JOIN}\n    CROSS JOIN who")
+    .replace("WITH held AS (", f"WITH {_NEXT_WHO}held AS (", 1)
+    .replace("%(user)s", "(SELECT user_id FROM who)")
+    .replace("%(project)s", "(SELECT project_id FROM who)")
+    .replace("%(capacity)s", "(SELECT capacity FROM who)")
+)  # fmt: skip
 
 
 def expired_leases_exist(*, project_id: int, now) -> bool:
@@ -148,6 +176,29 @@ def lease_next(*, project, annotator, now, expires, presentation: dict, reclaim,
             reclaim()
     if row is None:
         return None
+    return _lease(row, project=project, annotator=annotator, counting=count_since is not None)
+
+
+def lease_next_as(*, token: str, slug: str, now, expires, presentation: dict, count_since):
+    """lease_next, counting, for the annotator who is the active user of API token `token`, a
+    member of the project with slug `slug`, found by the statement itself: (lease, user,
+    project, role). None, having written nothing, when the general service must run: no such
+    member or project, a project with gold items or expired leases, nothing held and nothing
+    left, a call of theirs at the same time (see lease_next)."""
+    params = {"token": token, "slug": slug, "now": now, "expires": expires, "since": count_since,
+              "presentation": Annotation._meta.get_field("presentation").get_db_prep_value(
+                  presentation, connection)}  # fmt: skip
+    with rows.cursor() as cursor:
+        cursor.execute(_NEXT_AS, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (user, project), role, _ = member_from_row(row[9 + _ITEM_WIDTH :], Project)
+    return _lease(row, project=project, annotator=user, counting=True), user, project, role
+
+
+def _lease(row, *, project, annotator, counting: bool) -> Lease:
+    """The Lease of a row of the "next" statement."""
     lease_id, shown, created_at, expires_at = row[:4]
     item = rows.instance(Item, row[4 : 4 + _ITEM_WIDTH])
     counted = row[4 + _ITEM_WIDTH : 7 + _ITEM_WIDTH]
@@ -164,8 +215,8 @@ def lease_next(*, project, annotator, now, expires, presentation: dict, reclaim,
         expires_at=expires_at,
     )
     lease._state.adding, lease._state.db = False, connection.alias
-    if count_since is not None:  # one live lease: an annotator holds one per project
-        lease.progress_since = (*row[7 + _ITEM_WIDTH :], 1)
+    if counting:  # one live lease: an annotator holds one per project
+        lease.progress_since = (*row[7 + _ITEM_WIDTH : 9 + _ITEM_WIDTH], 1)
     return lease
 
 

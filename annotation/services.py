@@ -158,6 +158,18 @@ def assignment_next(*, project: Project, annotator, now=None, expired=None,
     return lease
 
 
+def assignment_next_as(*, token: str, slug: str, now, count_since):
+    """assignment_next's common case for the short path (annotation.short_path), on PostgreSQL:
+    the annotator is the active user of API token `token`, found as a member of the project
+    with slug `slug` by the statement that leases, which spares a read. (lease, user, project,
+    role), the lease carrying `progress_since` from `count_since` (see fastpath.lease_next);
+    None, having written nothing, when assignment_next must run (see fastpath.lease_next_as)."""
+    if not _postgresql():
+        return None
+    return fastpath.lease_next_as(token=token, slug=slug, now=now, expires=now + lease_duration(),
+                                  presentation=_order(), count_since=count_since)  # fmt: skip
+
+
 def _validated(item: Item, value) -> dict:
     schema = LabelSchema.objects.filter(project=item.project).first()
     kind, config = (schema.kind, schema.config) if schema else (None, None)

@@ -5,6 +5,8 @@ anything else (errors included) is answered by DRF's path, exactly as before."""
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -110,6 +112,52 @@ def test_submit_on_the_short_path_answers_as_drf_does(setup, general_calls):
                  {"value": {"label": "billing"}, "submission_key": "key-quick"})  # fmt: skip
     assert again.status_code == 200  # a repeated key returns the stored answer
     assert again.json() == quick
+
+
+def test_a_second_next_finds_the_member_in_its_statement_and_counts_right(setup, general_calls):
+    """The second call of a token in a project takes the folded statement on PostgreSQL (the
+    member found by the statement that leases); its progress matches DRF's path."""
+    project, _, (anna, *_) = setup
+    client = client_of(anna)
+    first = post(client, next_url(project), {}).json()
+    answer = {"value": {"label": "billing"}}
+    assert post(client, annotations_url(first["item"]["id"]), answer).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        second = post(client, next_url(project), {})
+    assert second.status_code == 200, second.content
+    assert general_calls == []
+    if connection.vendor == "postgresql":  # the member, the lease and the counts in one
+        starts = [" ".join(q["sql"].split()[:3]) for q in queries.captured_queries]
+        assert starts[0] == "WITH who AS", starts  # then the items left, in a project this small
+        assert not any(start.startswith("SELECT u.id") for start in starts), starts
+    assert second.json()["item"]["id"] != first["item"]["id"]
+    assert second.json()["progress"]["done"] == first["progress"]["done"] + 1 == 1
+    general = post(client, next_url(project), {}, **DRF_ONLY)  # the same lease, by DRF's path
+    assert general.json() == second.json()
+    assert Lease.objects.get(annotator=anna).item_id == second.json()["item"]["id"]
+
+
+@pytest.mark.parametrize("change", ["removed", "inactive", "other project"])
+def test_a_member_known_to_the_process_is_checked_again_on_every_next(setup, change):
+    project, _, (anna, *_) = setup
+    client, url = client_of(anna), next_url(project)
+    assert post(client, url, {}).status_code == 200
+    Lease.objects.filter(annotator=anna).delete()
+    if change == "removed":
+        project.memberships.filter(user=anna).delete()
+        expected = 404
+    elif change == "inactive":
+        anna.is_active = False
+        anna.save()
+        expected = 401
+    else:  # the slug now names another project, where she is no member
+        project.slug, old = f"{project.slug}-old", project.slug
+        project.save()
+        ProjectFactory(slug=old)
+        expected = 404
+    response = post(client, url, {})
+    assert response.status_code == expected, response.content
+    assert not Lease.objects.filter(annotator=anna).exists()
 
 
 @pytest.mark.parametrize("role", [Role.REVIEWER, Role.LEAD])
