@@ -27,6 +27,25 @@ import time
 from pathlib import Path
 
 
+def pair_maker(caller, slug: str, labels: list[str], seed: int):
+    """A function making one next + submit pair through `caller` (labeling_inprocess.Caller),
+    exiting with the answer when either call fails."""
+    rng = random.Random(seed)
+
+    def pair() -> None:
+        status, body = caller.post(f"/api/projects/{slug}/next/", {})
+        if status != 200:
+            sys.exit(f"next answered {status}: {body[:300]!r}")
+        item = json.loads(body)["item"]["id"]
+        answer = {"value": {"label": rng.choice(labels)}, "seconds_spent": 3.0,
+                  "submission_key": os.urandom(16).hex()}  # fmt: skip
+        status, body = caller.post(f"/api/items/{item}/annotations/", answer)
+        if status != 201:
+            sys.exit(f"submit answered {status}: {body[:300]!r}")
+
+    return pair
+
+
 def worker(annotator: int) -> None:
     """One checkout's side (the current folder's code): pairs on request (a count on stdin),
     CPU seconds of the process and of its PostgreSQL backend on stdout."""
@@ -54,19 +73,7 @@ def worker(annotator: int) -> None:
     leases_release_member(project=Project.objects.get(slug=slug), user=user)
     token = Token.objects.get_or_create(user=user)[0].key
     caller = labeling_inprocess.Caller(get_wsgi_application(), token)
-    rng = random.Random(annotator)
-
-    def pair() -> None:
-        status, body = caller.post(f"/api/projects/{slug}/next/", {})
-        if status != 200:
-            sys.exit(f"next answered {status}: {body[:300]!r}")
-        item = json.loads(body)["item"]["id"]
-        answer = {"value": {"label": rng.choice(labeling_bench.LABELS)}, "seconds_spent": 3.0,
-                  "submission_key": os.urandom(16).hex()}  # fmt: skip
-        status, body = caller.post(f"/api/items/{item}/annotations/", answer)
-        if status != 201:
-            sys.exit(f"submit answered {status}: {body[:300]!r}")
-
+    pair = pair_maker(caller, slug, labeling_bench.LABELS, seed=annotator)
     for _ in range(30):  # connections, prepared statements and caches warm
         pair()
     print("ready", flush=True)

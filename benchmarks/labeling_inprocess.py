@@ -22,7 +22,6 @@ import io
 import json
 import os
 import pstats
-import random
 import sys
 import tempfile
 import time
@@ -76,6 +75,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     import labeling_bench
+    from labeling_ab import pair_maker
 
     static = tempfile.TemporaryDirectory()  # none is served; an empty folder spares a warning
     os.environ.update(labeling_bench.PRODUCTION, STATIC_ROOT=static.name)
@@ -94,19 +94,7 @@ def main() -> None:
     user = get_user_model().objects.get(username=name)
     leases_release_member(project=project, user=user)
     caller = Caller(get_wsgi_application(), Token.objects.get_or_create(user=user)[0].key)
-    rng = random.Random(args.annotator)
-
-    def pair() -> None:
-        status, body = caller.post(f"/api/projects/{slug}/next/", {})
-        if status != 200:
-            sys.exit(f"next answered {status}: {body[:300]!r}")
-        item = json.loads(body)["item"]["id"]
-        answer = {"value": {"label": rng.choice(labeling_bench.LABELS)}, "seconds_spent": 3.0,
-                  "submission_key": os.urandom(16).hex()}  # fmt: skip
-        status, body = caller.post(f"/api/items/{item}/annotations/", answer)
-        if status != 201:
-            sys.exit(f"submit answered {status}: {body[:300]!r}")
-
+    pair = pair_maker(caller, slug, labeling_bench.LABELS, seed=args.annotator)
     for _ in range(20):  # connections, prepared statements and caches warm
         pair()
     if args.profile:
