@@ -21,7 +21,7 @@ RUN pip install .
 ENV PYTHONPATH=/app \
     DATA_DIR=/data \
     STATIC_ROOT=/app/staticfiles \
-    WEB_CONCURRENCY=3 \
+    WEB_CONCURRENCY=2 \
     GUNICORN_CMD_ARGS="--timeout 120 --graceful-timeout 30 --worker-tmp-dir /dev/shm --access-logfile -"
 
 # Settings refuse to load without a strong SECRET_KEY. collectstatic gets a random one that lives

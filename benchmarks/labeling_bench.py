@@ -499,7 +499,8 @@ def main() -> None:
     parser.add_argument("--annotations", type=int, default=300_000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--submits", type=int, default=200, help="per client")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (as in Docker)")
+    parser.add_argument("--workers", type=int, default=gunicorn_config.workers,
+                        help="gunicorn workers (as in Docker)")  # fmt: skip
     parser.add_argument("--worker-class", default=gunicorn_config.worker_class,
                         choices=["sync", "gthread", gunicorn_config.worker_class])  # fmt: skip
     parser.add_argument("--threads", type=int, default=gunicorn_config.threads,

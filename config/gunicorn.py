@@ -8,6 +8,13 @@ connections in all. Two threads, not more: on two cores, more threads per proces
 the interpreter lock inside the request (the labeling benchmark's server times grow), while a
 second thread is enough to keep a slow request from stalling its process.
 
+Two workers by default, one per core of the two-core machines Concord is measured on (set
+WEB_CONCURRENCY to the number of cores elsewhere): a worker's Python runs on one core at a time,
+and a third worker only adds switching. In the labeling benchmark, alternating runs on fresh
+databases, two workers of two threads kept the submit's server p95 at 14 to 21 ms where three
+had 27 to 30 (over the goal of 25), with no fewer submits a second (180 to 273 against 196 to
+203).
+
 HTTP parsing: gunicorn's parser in C (gunicorn_h1c) when it is installed (`pip install
 ".[fast]"`, which needs a C compiler), else its Python one. The C parser cost the labeling
 benchmark's workers 0.2 to 0.5 ms less CPU per next + submit, 5 to 12% of their CPU.
@@ -20,5 +27,5 @@ import os
 # gthread, except that a worker takes new connections only while a thread of its is free
 # (config/gunicorn_worker.py): connections spread over the workers instead of piling on one.
 worker_class = "config.gunicorn_worker.ThreadWorker"
-workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
