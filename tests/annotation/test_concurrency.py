@@ -125,6 +125,29 @@ def test_two_tabs_asking_for_the_next_item_at_once_get_the_same_lease():
         annotation_submit(item=leases[0].item, annotator=user, value={"label": "x"})
 
 
+def test_two_tabs_calling_next_through_the_api_at_once_get_the_same_lease():
+    """ASG-4 on the API's short path, whose statement finds the member by token once the process
+    knows them: four calls of one token at once take one lease between them."""
+    project, (user,) = team_of(1, overlap=3, items=20)
+    token = Token.objects.create(user=user).key
+    next_url = reverse("api:assignment-next", kwargs={"slug": project.slug})
+
+    def call_next(_):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        response = client.post(next_url, {}, format="json")
+        assert response.status_code == 200, response.content
+        return response.json()["item"]["id"]
+
+    for _ in range(5):  # the first round meets the token; the others take the folded statement
+        items = in_threads(call_next, [None] * 4)
+        assert len(set(items)) == 1, items
+        assert Lease.objects.filter(annotator=user).count() == 1
+        item = Item.objects.get(pk=items[0])
+        annotation_submit(item=item, annotator=user, value={"label": "x"})
+    assert Annotation.objects.filter(annotator=user).count() == 5
+
+
 def _waiting_on_a_lock(thread_id: int) -> bool:
     from django.db import connection
 
