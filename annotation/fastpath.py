@@ -323,7 +323,7 @@ class Stored:
     capacity: int
     schema_kind: str | None
     schema_config: dict | None
-    member: tuple | None = None  # with a token: (user, item, project, role)
+    member: tuple | None = None  # with a token: (user, item, project)
 
 
 def annotation_store(*, item_id: int, annotator_id: int | None, value, seconds, key: str, now,
@@ -334,9 +334,9 @@ def annotation_store(*, item_id: int, annotator_id: int | None, value, seconds, 
     answered the item already or used `key` before.
 
     With `token` (an API token's key) instead of `annotator_id`, the annotator is the token's
-    user, who must be active and a member of the item's project (the Stored then carries them,
-    the item, its project and their role); else nothing is locked or written and the answer is
-    None."""
+    user, who must be an active annotator, reviewer or lead of the item's project (the Stored
+    then carries them, the item and its project); else nothing is locked or written and the
+    answer is None."""
     json_field = Annotation._meta.get_field("value")
     params = {"item": item_id, "user": annotator_id, "key": key, "now": now,
               "value": json_field.get_db_prep_value(value, connection),
@@ -355,7 +355,6 @@ def annotation_store(*, item_id: int, annotator_id: int | None, value, seconds, 
     annotation_id, shown, annotations, gold, capacity, kind, config = found[:7]
     member = None
     if token is not None:
-        (user, item, project), role, _ = member_from_row(found[7:], Item, Project)
-        member = (user, item, project, role)
+        member, _, _ = member_from_row(found[7:], Item, Project)
     return Stored(annotation_id, _json(shown), annotations, gold, capacity, kind,
                   None if config is None else _json(config), member)  # fmt: skip

@@ -243,17 +243,17 @@ def _submit_new(item: Item, annotator, value, seconds_spent, key, now):
     written nothing, for anything else: an answer of theirs already there (replacing), a
     repeated key, an item with no room left for them. The general path then decides."""
     stored = _store_new(item.pk, value, seconds_spent, key, now, annotator=annotator, item=item)
-    return None if stored is None else (stored[0], True)
+    return None if stored is None else (stored, True)
 
 
 def annotation_submit_as(*, token: str, item_id: int, value, seconds_spent=None,
                          submission_key: str = "", version=None, now=None):  # fmt: skip
     """annotation_submit's common case for the short path (annotation.short_path), on
     PostgreSQL: the annotator is the active user of API token `token`, found as a member of the
-    item's project by the statement that stores, which spares a read. Returns (annotation, role)
-    with the annotation's item, project and annotator loaded; None, having written nothing,
-    when the general path must answer: no such member or item, and all that annotation_submit
-    leaves to its general path (an answer of theirs already there, a repeated key, no room).
+    item's project by the statement that stores, which spares a read. Returns the annotation,
+    its item, project and annotator loaded; None, having written nothing, when the general path
+    must answer: no such member or item, and all that annotation_submit leaves to its general
+    path (an answer of theirs already there, a repeated key, no room).
     `version` matters only when replacing, so not here."""
     if not _postgresql():
         return None
@@ -262,8 +262,7 @@ def annotation_submit_as(*, token: str, item_id: int, value, seconds_spent=None,
 
 
 def _store_new(item_id, value, seconds_spent, key, now, *, annotator=None, item=None, token=None):
-    """(annotation, role) for _submit_new and annotation_submit_as; role is None without token."""
-    role = None
+    """The new annotation for _submit_new and annotation_submit_as, or None."""
     try:
         with transaction.atomic():
             stored = fastpath.annotation_store(
@@ -273,7 +272,7 @@ def _store_new(item_id, value, seconds_spent, key, now, *, annotator=None, item=
             if stored is None:
                 raise _GeneralPath
             if stored.member is not None:
-                annotator, item, project, role = stored.member
+                annotator, item, project = stored.member
                 item.project = project
             problems = value_problems(stored.schema_kind, stored.schema_config, value,
                                       data=item.data)  # fmt: skip
@@ -303,7 +302,7 @@ def _store_new(item_id, value, seconds_spent, key, now, *, annotator=None, item=
         updated_at=now,
     )
     annotation._state.adding, annotation._state.db = False, connection.alias
-    return annotation, role
+    return annotation
 
 
 def _own_annotations(item: Item, annotator, submission_key: str):

@@ -193,12 +193,10 @@ def submit_answer(request, *, item_id: int, allow: str, body) -> HttpResponse | 
     if fields is None:
         return None
     if connection.vendor == "postgresql":  # the member is found by the statement that stores
-        stored = annotation_submit_as(token=key, item_id=item_id, **fields)
-        if stored is None:
+        annotation = annotation_submit_as(token=key, item_id=item_id, **fields)
+        if annotation is None:
             return None
-        (annotation, role), created = stored, True
-        user, project = annotation.annotator, annotation.item.project
-        project.my_role = role
+        user, created = annotation.annotator, True
     else:
         member = _member(_MEMBER_OF_ITEM, {"key": key, "item": item_id}, Item, Project)
         if member is None:

@@ -10,10 +10,10 @@ second thread is enough to keep a slow request from stalling its process.
 
 Two workers by default, one per core of the two-core machines Concord is measured on (set
 WEB_CONCURRENCY to the number of cores elsewhere): a worker's Python runs on one core at a time,
-and a third worker only adds switching. In the labeling benchmark, alternating runs on fresh
-databases, two workers of two threads kept the submit's server p95 at 14 to 21 ms where three
-had 27 to 30 (over the goal of 25), with no fewer submits a second (180 to 273 against 196 to
-203).
+and a third worker only adds switching. In fourteen alternating runs of the labeling
+benchmark, two workers of two threads kept the submit's server p95 at 12 to 21 ms in every run,
+where three went over the goal of 25 ms in five runs of seven, with no fewer submits a second
+(a mean of 240 against 229; docs/benchmarks.md).
 
 HTTP parsing: gunicorn's parser in C (gunicorn_h1c) when it is installed (`pip install
 ".[fast]"`, which needs a C compiler), else its Python one. The C parser cost the labeling
