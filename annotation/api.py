@@ -17,7 +17,6 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthentic
 from rest_framework.response import Response
 
 from annotation import serializers as s
-from annotation import short_path
 from annotation.access import item_for_member
 from annotation.models import Annotation
 from annotation.selectors import labeling_progress, work_held_by_others
@@ -117,13 +116,6 @@ class AssignmentNextApi(ConcordApi):
     project_roles = {"POST": Role.ANNOTATOR}
     serializer_class = s.NextSerializer
 
-    def dispatch(self, request, *args, **kwargs):
-        # The plain call on its short path; anything else, errors included, takes DRF's.
-        quick = short_path.next_answer(request, slug=kwargs["slug"], body=_next_body,
-                                       allow=", ".join(self._allowed_methods()),
-                                       progress_cap=LEFT_COUNTED_UP_TO)  # fmt: skip
-        return quick if quick is not None else super().dispatch(request, *args, **kwargs)
-
     @extend_schema(
         summary="Lease the next item to label",
         description=(
@@ -156,15 +148,6 @@ class AnnotationListCreateApi(ConcordApi):
     item_roles = {"GET": Role.ANNOTATOR, "POST": Role.ANNOTATOR}
     serializer_class = s.AnnotationSerializer
     is_list = True
-
-    def dispatch(self, request, *args, **kwargs):
-        # A plain submit on its short path; anything else, errors included, takes DRF's.
-        quick = None
-        if request.method == "POST":
-            quick = short_path.submit_answer(request, item_id=kwargs["item_id"],
-                                             body=_annotation_body,
-                                             allow=", ".join(self._allowed_methods()))  # fmt: skip
-        return quick if quick is not None else super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no item
