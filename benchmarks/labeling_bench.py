@@ -156,6 +156,7 @@ def start_server(port: int, args, log: Path, static_root: Path):
         "--workers", str(args.workers), "--threads", str(args.threads),
         "--worker-class", args.worker_class, "--keep-alive", "30", "--access-logfile", str(log),
         "--access-logformat", "%(m)s %(U)s %(s)s %(D)s", "--http-parser", args.http_parser,
+        "--logger-class", args.logger_class,
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
@@ -505,6 +506,8 @@ def main() -> None:
                         choices=["sync", "gthread", gunicorn_config.worker_class])  # fmt: skip
     parser.add_argument("--threads", type=int, default=gunicorn_config.threads,
                         help="threads per gthread worker")  # fmt: skip
+    parser.add_argument("--logger-class", default=gunicorn_config.logger_class,
+                        help="gunicorn's logger (gunicorn.glogging.Logger: its own)")  # fmt: skip
     parser.add_argument("--http-parser", default="auto", choices=["auto", "fast", "python"],
                         help="gunicorn HTTP parser: C (fast) or Python")  # fmt: skip
     parser.add_argument("--page-rounds", type=int, default=200)

@@ -19,6 +19,11 @@ HTTP parsing: gunicorn's parser in C (gunicorn_h1c) when it is installed (`pip i
 ".[fast]"`, which needs a C compiler), else its Python one. The C parser cost the labeling
 benchmark's workers 0.2 to 0.5 ms less CPU per next + submit, 5 to 12% of their CPU.
 
+The access log is gunicorn's, line for line, from a logger that works out only the atoms its
+format names (config/gunicorn_logger.py): 32 to 42 us a request instead of 89 to 101. A
+statsd_host, which switches gunicorn's own logger to its statsd one, needs
+`--logger-class gunicorn.instrument.statsd.Statsd` with it.
+
 Options on the command line or in GUNICORN_CMD_ARGS override these.
 """
 
@@ -29,3 +34,4 @@ import os
 worker_class = "config.gunicorn_worker.ThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+logger_class = "config.gunicorn_logger.Logger"  # gunicorn's access log, made lazily
