@@ -4,15 +4,17 @@ An annotator's client makes both every few seconds, and on this scale Django RES
 request handling (wrapping the request, negotiating, authenticating, checking permissions,
 rendering) and one query for the token and another for the project cost as much as the work
 itself. For the plain case only (a POST with `Authorization: Token <key>`, no query string, an
-Accept header that takes JSON, a JSON body for a submit), the views answer here: one statement
+Accept header that takes JSON, a JSON body for a submit), they are answered here, from a
+middleware ahead of the rest of Django's chain (annotation/middleware.py): one statement
 reads the token's user, their role and the project or item (next also learns whether expired
 leases wait to be reclaimed), then the same services run and the same body is rendered by the
 same renderer.
 
-Everything else returns None and the view takes DRF's path, which then answers exactly as it
-always did: an unknown token, a non-member, a malformed body, a value the schema refuses, a
-conflict, nothing left to label, a session cookie, `take_next`. Only reads and writes that were
-rolled back happen before such a hand-over, so the general path starts from the same state.
+Everything else returns None and the request goes on to the view and DRF's path, which then
+answers exactly as it always did: an unknown token, a non-member, a malformed body, a value the
+schema refuses, a conflict, nothing left to label, a session cookie, `take_next`. Only reads and
+writes that were rolled back happen before such a hand-over, so the general path starts from the
+same state.
 """
 
 import json
