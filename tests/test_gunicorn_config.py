@@ -2,6 +2,7 @@
 not hold up everyone else, as it did with sync workers."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -165,3 +166,80 @@ def test_a_worker_with_no_free_thread_leaves_new_connections_to_the_others(tmp_p
             slow.wait()
         process.terminate()
         process.wait(timeout=30)
+
+
+_ANSWERS_APP = """
+import os, tempfile
+FILE = tempfile.NamedTemporaryFile(delete=False)
+FILE.write(b"file body " * 50)
+FILE.close()
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/json":
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "11")])
+        return [b'{"ok": true}'[:11]]
+    if path == "/two-parts":
+        start_response("201 Created", [("Content-Length", "10")])
+        return [b"first", b"-last"]
+    if path == "/empty":
+        start_response("204 No Content", [])
+        return []
+    if path == "/streamed":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return iter([b"chunk one", b"chunk two"])
+    if path == "/longer-than-said":
+        start_response("200 OK", [("Content-Length", "3")])
+        return [b"abcdef"]
+    if path == "/file":
+        start_response("200 OK", [("Content-Length", str(os.path.getsize(FILE.name)))])
+        return environ["wsgi.file_wrapper"](open(FILE.name, "rb"))
+    start_response("404 Not Found", [("Content-Length", "0")])
+    return [b""]
+"""
+
+
+def _exchange(port: int, request: bytes) -> bytes:
+    """Everything the server sends back for `request` before it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_the_workers_answers_are_gunicorns_byte_for_byte(tmp_path):
+    """The one-write response (config/gunicorn_worker.py) against gunicorn's own gthread
+    worker: the same bytes for a body in one part or two, no body, HEAD, a streamed (chunked)
+    body, a body longer than its Content-Length, and a file sent with sendfile."""
+    (tmp_path / "answers_app.py").write_text(_ANSWERS_APP)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    paths = ["/json", "/two-parts", "/empty", "/streamed", "/longer-than-said", "/file", "/nope"]
+    requests = [f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+                for method, path in [*(("GET", p) for p in paths), ("HEAD", "/json")]]  # fmt: skip
+    answers = {}
+    for worker in ("gthread", "config.gunicorn_worker.ThreadWorker"):
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "answers_app:app", "--worker-class", worker,
+             "--workers", "1", "--threads", "2", "--bind", f"127.0.0.1:{port}"],  # fmt: skip
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    answer = b"".join(_exchange(port, request) for request in requests)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        answers[worker] = re.sub(rb"Date: [^\r]*\r\n", b"", answer)
+    ours, theirs = answers["config.gunicorn_worker.ThreadWorker"], answers["gthread"]
+    assert ours.count(b"HTTP/1.1 ") == len(requests)
+    assert b"file body file body" in ours and b"9\r\nchunk one\r\n" in ours
+    assert ours == theirs
