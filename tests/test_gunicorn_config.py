@@ -1,6 +1,7 @@
 """The production web server's settings (config/gunicorn.py), run for real: a slow client must
 not hold up everyone else, as it did with sync workers."""
 
+import http.client
 import os
 import re
 import socket
@@ -190,6 +191,13 @@ def app(environ, start_response):
     if path == "/longer-than-said":
         start_response("200 OK", [("Content-Length", "3")])
         return [b"abcdef"]
+    if path == "/read-body":
+        body = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+    if path == "/ignore-body":
+        start_response("200 OK", [("Content-Length", "7")])
+        return [b"ignored"]
     if path == "/file":
         start_response("200 OK", [("Content-Length", str(os.path.getsize(FILE.name)))])
         return environ["wsgi.file_wrapper"](open(FILE.name, "rb"))
@@ -243,3 +251,73 @@ def test_the_workers_answers_are_gunicorns_byte_for_byte(tmp_path):
     assert ours.count(b"HTTP/1.1 ") == len(requests)
     assert b"file body file body" in ours and b"9\r\nchunk one\r\n" in ours
     assert ours == theirs
+
+
+def test_a_kept_alive_connection_serves_after_bodies_read_or_not(tmp_path):
+    """The worker skips gthread's drain of a request body only when nothing is left of it: a
+    body the application did not read is still drained before the next request is parsed."""
+    (tmp_path / "answers_app.py").write_text(_ANSWERS_APP)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "answers_app:app", "-c", "python:config.gunicorn",
+         "--workers", "1", "--bind", f"127.0.0.1:{port}"],  # fmt: skip
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                connection.connect()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        calls = [("POST", "/read-body", b"x" * 3000), ("POST", "/ignore-body", b"y" * 3000),
+                 ("GET", "/json", None), ("POST", "/ignore-body", b"z" * 10),
+                 ("POST", "/read-body", b'{"a": 1}'), ("GET", "/json", None)]  # fmt: skip
+        answers = []
+        for method, path, body in calls:
+            connection.request(method, path, body=body)
+            response = connection.getresponse()
+            answers.append((response.status, response.read()))
+        connection.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert answers == [(200, b"x" * 3000), (200, b"ignored"), (200, b'{"ok": true'),
+                       (200, b"ignored"), (200, b'{"a": 1}'), (200, b'{"ok": true')]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("left", "buffered", "drained"),
+    [(0, b"", False), (5, b"", True), (0, b"rest", True)],
+)
+def test_the_drain_is_skipped_only_when_nothing_is_left_of_the_body(monkeypatch, left,
+                                                                    buffered, drained):  # fmt: skip
+    """gthread's drain (bounded in time, for slow clients) still runs whenever any of the body
+    is unread, in the socket (`left`) or read ahead (`buffered`)."""
+    import io
+    from types import SimpleNamespace
+
+    from gunicorn.http.body import Body, LengthReader
+    from gunicorn.workers import gthread
+
+    from config.gunicorn_worker import ThreadWorker
+
+    calls = []
+
+    def gthreads(self, conn, keepalive):
+        calls.append(keepalive)
+        return "drained"
+
+    monkeypatch.setattr(gthread.ThreadWorker, "_keepalive_after", gthreads)
+    body = Body(LengthReader(io.BytesIO(), left))
+    body.buf.write(buffered)
+    conn = SimpleNamespace(parser=SimpleNamespace(mesg=SimpleNamespace(body=body)))
+    worker = ThreadWorker.__new__(ThreadWorker)
+    assert worker._keepalive_after(conn, True) == ("drained" if drained else True)
+    assert calls == ([True] if drained else [])
+    assert worker._keepalive_after(conn, False) == "drained"  # not kept alive: gthread decides
