@@ -1,6 +1,7 @@
 """The production web server's settings (config/gunicorn.py), run for real: a slow client must
 not hold up everyone else, as it did with sync workers."""
 
+import contextlib
 import http.client
 import os
 import re
@@ -216,36 +217,44 @@ def _exchange(port: int, request: bytes) -> bytes:
     return answer
 
 
+@contextlib.contextmanager
+def _answers_server(tmp_path, *options):
+    """gunicorn serving _ANSWERS_APP with `options`, once it takes connections: its port."""
+    (tmp_path / "answers_app.py").write_text(_ANSWERS_APP)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "answers_app:app", "--workers", "1",
+         "--bind", f"127.0.0.1:{port}", *options],  # fmt: skip
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def test_the_workers_answers_are_gunicorns_byte_for_byte(tmp_path):
     """The one-write response (config/gunicorn_worker.py) against gunicorn's own gthread
     worker: the same bytes for a body in one part or two, no body, HEAD, a streamed (chunked)
     body, a body longer than its Content-Length, and a file sent with sendfile."""
-    (tmp_path / "answers_app.py").write_text(_ANSWERS_APP)
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
     paths = ["/json", "/two-parts", "/empty", "/streamed", "/longer-than-said", "/file", "/nope"]
     requests = [f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
                 for method, path in [*(("GET", p) for p in paths), ("HEAD", "/json")]]  # fmt: skip
     answers = {}
     for worker in ("gthread", "config.gunicorn_worker.ThreadWorker"):
-        port = _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "answers_app:app", "--worker-class", worker,
-             "--workers", "1", "--threads", "2", "--bind", f"127.0.0.1:{port}"],  # fmt: skip
-            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    answer = b"".join(_exchange(port, request) for request in requests)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+        with _answers_server(tmp_path, "--worker-class", worker, "--threads", "2") as port:
+            answer = b"".join(_exchange(port, request) for request in requests)
         answers[worker] = re.sub(rb"Date: [^\r]*\r\n", b"", answer)
     ours, theirs = answers["config.gunicorn_worker.ThreadWorker"], answers["gthread"]
     assert ours.count(b"HTTP/1.1 ") == len(requests)
@@ -256,37 +265,17 @@ def test_the_workers_answers_are_gunicorns_byte_for_byte(tmp_path):
 def test_a_kept_alive_connection_serves_after_bodies_read_or_not(tmp_path):
     """The worker skips gthread's drain of a request body only when nothing is left of it: a
     body the application did not read is still drained before the next request is parsed."""
-    (tmp_path / "answers_app.py").write_text(_ANSWERS_APP)
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "answers_app:app", "-c", "python:config.gunicorn",
-         "--workers", "1", "--bind", f"127.0.0.1:{port}"],  # fmt: skip
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                connection.connect()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        calls = [("POST", "/read-body", b"x" * 3000), ("POST", "/ignore-body", b"y" * 3000),
-                 ("GET", "/json", None), ("POST", "/ignore-body", b"z" * 10),
-                 ("POST", "/read-body", b'{"a": 1}'), ("GET", "/json", None)]  # fmt: skip
-        answers = []
+    calls = [("POST", "/read-body", b"x" * 3000), ("POST", "/ignore-body", b"y" * 3000),
+             ("GET", "/json", None), ("POST", "/ignore-body", b"z" * 10),
+             ("POST", "/read-body", b'{"a": 1}'), ("GET", "/json", None)]  # fmt: skip
+    answers = []
+    with _answers_server(tmp_path, "-c", "python:config.gunicorn") as port:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         for method, path, body in calls:
             connection.request(method, path, body=body)
             response = connection.getresponse()
             answers.append((response.status, response.read()))
         connection.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     assert answers == [(200, b"x" * 3000), (200, b"ignored"), (200, b'{"ok": true'),
                        (200, b"ignored"), (200, b'{"a": 1}'), (200, b'{"ok": true')]  # fmt: skip
 
