@@ -3,9 +3,10 @@
 For each request gunicorn's own logger builds every atom an access log format could name: some
 twenty fixed ones (the time formatted among them), one per request header, one per response
 header and one per WSGI environ variable (some forty), then copies them all to escape quotes,
-and the format reads nine. In the labeling benchmark the access log cost a fifth of gunicorn's
-CPU per request. Here each atom is worked out when the format asks for it, by the same rules,
-so a line is the same as gunicorn's own (tests/test_gunicorn_config.py compares them).
+and the format reads nine. On a bare WSGI app under the labeling benchmark's clients the access
+log was a fifth of gunicorn's CPU per request. Here each atom is worked out when the format asks
+for it, by the same rules, so a line is the same as gunicorn's own (tests/test_gunicorn_logger.py
+compares them).
 """
 
 import os
