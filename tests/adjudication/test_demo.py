@@ -38,6 +38,7 @@ def test_demo_creates_a_team_items_and_annotations_and_prints_working_passwords(
     assert set(Annotation.objects.values_list("value__label", flat=True)) <= labels
     passwords = printed_passwords(output)
     assert set(passwords) == set(roles)
+    assert "http://127.0.0.1:8000/" in output
     for username, password in passwords.items():
         assert authenticate(username=username, password=password) is not None
 
@@ -78,3 +79,10 @@ def test_demo_has_reviews_decisions_gold_and_figures(db):
     assert Item.objects.filter(project=project, gold__isnull=False).count() == 5
     data = AgreementSnapshot.objects.get(project=project).data
     assert 0.3 < data["alpha"]["value"] < 0.9 and len(data["trend"]["points"]) >= 2
+
+
+def test_demo_names_the_address_scripts_dev_serves(db):
+    out = StringIO()
+    call_command("demo", address="127.0.0.1:8011", items=20, annotated=5, stdout=out)
+    assert "http://127.0.0.1:8011/" in out.getvalue()
+    assert "8000" not in out.getvalue()

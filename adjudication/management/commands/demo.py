@@ -61,6 +61,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--items", type=int, default=300)
         parser.add_argument("--annotated", type=int, default=120, help="items labeled by all three")
+        parser.add_argument("--address", default="127.0.0.1:8000",
+                            help="where ./scripts/dev serves, for the sign-in line")  # fmt: skip
 
     @transaction.atomic
     def handle(self, *args, items: int, annotated: int, **options):
@@ -100,7 +102,7 @@ class Command(BaseCommand):
             self._seed(project, users, items, annotated)
         for extra in EXTRA_PROJECTS:
             self._extra(extra, users, lead)
-        self._print(project, passwords, created)
+        self._print(project, passwords, created, options["address"])
 
     def _extra(self, spec: dict, users: dict, lead) -> None:
         """A small project of another label kind, so every kind can be tried."""
@@ -206,9 +208,9 @@ class Command(BaseCommand):
             audit_sample_judge(sample=sample, reviewer=users["rui"], verdict=verdict,
                                revision=sample.revision)  # fmt: skip
 
-    def _print(self, project, passwords, created):
+    def _print(self, project, passwords, created, address):
         verb = "Created" if created else "Refreshed"
         self.stdout.write(self.style.SUCCESS(f"{verb} the demo project '{project.name}'."))
-        self.stdout.write("Sign in (./scripts/dev serves http://127.0.0.1:8000/) as:")
+        self.stdout.write(f"Sign in (./scripts/dev serves http://{address}/) as:")
         for username, _first, last, _role, _skill in TEAM:
             self.stdout.write(f"  {last.lower():<10} {username:<6} password: {passwords[username]}")
