@@ -77,18 +77,19 @@ class Annotator(threading.Thread):
             self.stored[key] = item
 
 
-def drop_connections(stop: threading.Event, dsn: str, database: str, keep: int) -> int:
-    """Terminates every other backend of the test database every 100 ms; returns how many."""
-    dropped = 0
+def drop_connections(ready: threading.Event, stop: threading.Event, dsn: str, database: str,
+                     keep: int, dropped: list[int]) -> None:  # fmt: skip
+    """Terminates every other backend of the test database every 20 ms, counting them in
+    `dropped[0]`; `ready` is set once it is connected and sweeping."""
     with psycopg.connect(dsn, autocommit=True) as admin:
-        while not stop.wait(0.1):
+        ready.set()
+        while not stop.wait(0.02):
             rows = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = %s AND pid <> pg_backend_pid() AND pid <> %s",
                 [database, keep],
             ).fetchall()
-            dropped += len(rows)
-    return dropped
+            dropped[0] += len(rows)
 
 
 def test_labeling_survives_dropped_database_connections(live_server):
@@ -111,15 +112,18 @@ def test_labeling_survives_dropped_database_connections(live_server):
 
     port = int(live_server.url.rsplit(":", 1)[1])
     clients = [Annotator(port, token, project.slug) for token in tokens]
-    stop = threading.Event()
-    dropped: list[int] = []
-    killer = threading.Thread(
-        target=lambda: dropped.append(drop_connections(stop, dsn, db["NAME"], keep))
-    )
+    ready, stop, dropped = threading.Event(), threading.Event(), [0]
+    killer = threading.Thread(target=drop_connections,
+                              args=(ready, stop, dsn, db["NAME"], keep, dropped))  # fmt: skip
     killer.start()
+    assert ready.wait(30)  # sweeping before the first call: the calls are quick
     for client in clients:
         client.start()
-    time.sleep(3)  # three seconds of dropped connections, then the database is left alone
+    # Three seconds of dropped connections (more on a slow machine, until one was dropped while
+    # the annotators work), then the database is left alone.
+    began = time.monotonic()
+    while time.monotonic() - began < 3 or (not dropped[0] and time.monotonic() - began < 30):
+        time.sleep(0.05)
     stop.set()
     killer.join()
     for client in clients:
