@@ -108,7 +108,7 @@ def next_answer(request, *, slug: str, allow: str, body, progress_cap: int) -> H
     counts the annotator's annotations since their cached progress counts (`progress_cap` is
     the body's cap on the items left), which spares the progress its own read; on PostgreSQL,
     once this process has met the token in the project, it also finds the member."""
-    key = token_key(request) if request.method == "POST" else None
+    key = token_key(request)  # a POST: the middleware hands over nothing else
     if key is None:
         return None
     now = timezone.now()
