@@ -336,6 +336,13 @@ _MARK_STALE = """
     WHERE project_id = %s AND stale_since IS NULL"""
 
 
+# agreement_mark_stale inside the statement that stores a submit completing no item
+# (annotation.events: `stored` holds the new annotation's project).
+MARK_STALE_WHEN_STORED = """
+    UPDATE adjudication_agreementsnapshot SET stale_since = %(now)s
+    WHERE project_id = (SELECT project_id FROM stored) AND stale_since IS NULL"""
+
+
 def agreement_mark_stale(*, project: Project) -> None:
     """Notes that the project's agreement figures are out of date: one UPDATE, written out
     because every submit makes it."""

@@ -8,7 +8,7 @@ batch (an import) by the agreement job, which also brings the figures up to date
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
-from adjudication.services import agreement_mark_stale, reviews_refresh
+from adjudication.services import MARK_STALE_WHEN_STORED, agreement_mark_stale, reviews_refresh
 from annotation.events import annotations_changed
 from curation.jobs import job_run_start
 from curation.models import Project
@@ -16,7 +16,7 @@ from curation.models import Project
 AT_ONCE = 50  # items settled in the request; more go to the job
 
 
-@receiver(annotations_changed)
+@receiver(annotations_changed, when_stored=MARK_STALE_WHEN_STORED)
 def _annotations_changed(sender, project: Project, item_ids: list[int],
                          complete_item_ids: list[int] | None = None, **kwargs):  # fmt: skip
     if complete_item_ids is not None:  # the sender knows which are complete: most submits none

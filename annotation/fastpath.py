@@ -11,7 +11,7 @@ keeps room after the change, FULL otherwise.
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import DataError, IntegrityError, connection
 
 from annotation.assignment import FULL, STARTED
 from annotation.models import Annotation, Lease
@@ -254,11 +254,11 @@ _STORE_TEMPLATE = f"""
     ), allowed AS (
         SELECT f.gold OR EXISTS (SELECT 1 FROM mine WHERE expires_at > %(now)s)
                OR f.annotation_count + f.lease_count - (SELECT count(*) FROM mine) < f.capacity
-               AS ok
+               AS ok, {{quick}} AS quick
         FROM fresh f
     ), gone AS (
         DELETE FROM annotation_lease
-        WHERE id IN (SELECT id FROM mine) AND (SELECT ok FROM allowed)
+        WHERE id IN (SELECT id FROM mine) AND (SELECT ok AND quick FROM allowed)
     ), counted AS (
         UPDATE curation_item i
         SET annotation_count = f.annotation_count + 1,
@@ -269,19 +269,19 @@ _STORE_TEMPLATE = f"""
                      >= f.capacity
                 THEN {FULL} ELSE {STARTED} END
         FROM fresh f
-        WHERE i.id = %(item)s AND (SELECT ok FROM allowed)
+        WHERE i.id = %(item)s AND (SELECT ok AND quick FROM allowed)
     ), made AS (
         INSERT INTO annotation_annotation
             (item_id, annotator_id, value, presentation, seconds_spent, submission_key, version,
              created_at, updated_at)
         SELECT %(item)s, {{user}}, %(value)s, coalesce((SELECT presentation FROM mine), '{{{{}}}}'),
                %(seconds)s, %(key)s, 1, %(now)s, %(now)s
-        WHERE (SELECT ok FROM allowed)
+        WHERE (SELECT ok AND quick FROM allowed)
         RETURNING id, presentation
-    )
+    ){{also}}
     SELECT EXISTS (SELECT 1 FROM fresh), coalesce((SELECT ok FROM allowed), false),
-           made.id, made.presentation, f.annotation_count, f.gold, f.capacity,
-           s.kind, s.config::text{{member}}
+           coalesce((SELECT quick FROM allowed), false), made.id, made.presentation,
+           f.annotation_count, f.gold, f.capacity, s.kind, s.config::text{{member}}
     FROM (SELECT 1) one
     LEFT JOIN fresh f ON true
     LEFT JOIN made ON true
@@ -304,11 +304,37 @@ _WHO = f"""who AS (
         WHERE t.key = %(token)s AND u.is_active AND m.role IN ({MEMBER_ROLES})
     ), """  # noqa: S608 - column and table names, role constants
 
-_STORE = _STORE_TEMPLATE.format(who="", user="%(user)s", gate="", member="", member_join="")
-_STORE_AS = _STORE_TEMPLATE.format(
-    who=_WHO, user="(SELECT user_id FROM who)", gate=" AND EXISTS (SELECT 1 FROM who)",
-    member=", who.*", member_join="\n    LEFT JOIN who ON true",
-)  # fmt: skip
+_STORE = _STORE_TEMPLATE.format(who="", user="%(user)s", gate="", member="", member_join="",
+                                quick="true", also="")  # fmt: skip
+_AS = {"who": _WHO, "user": "(SELECT user_id FROM who)", "gate": " AND EXISTS (SELECT 1 FROM who)",
+       "member": ", who.*", "member_join": "\n    LEFT JOIN who ON true"}  # fmt: skip
+_STORE_AS = _STORE_TEMPLATE.format(**_AS, quick="true", also="")
+
+# The same for a submit in one statement, outside a transaction (annotation_store_quick): it
+# writes only when the annotation completes no item (a gold item never completes), so that
+# adjudication has nothing to settle, and when the project's schema is the one the value was
+# checked against, so that no check follows the write. Then it also runs what the receivers of
+# `annotations_changed` run for such a submit (events.also_when_stored), which see the CTE
+# `stored` (project_id, item_id): one row when the annotation was stored, else none.
+_QUICK = """(f.gold OR f.annotation_count + 1 < f.capacity)
+               AND coalesce((SELECT kind IS NOT DISTINCT FROM %(kind)s::text
+                                    AND config = %(config)s::jsonb
+                             FROM annotation_labelschema WHERE project_id = f.project_id
+                             ORDER BY id LIMIT 1),
+                            %(kind)s::text IS NULL)"""
+_STORED = """, stored AS (
+        SELECT f.project_id, made.id AS annotation_id, %(item)s AS item_id
+        FROM fresh f JOIN made ON true
+    )"""
+_QUICK_STATEMENTS: dict[tuple[str, ...], str] = {}
+
+
+def _store_quick(also: tuple[str, ...]) -> str:
+    if also not in _QUICK_STATEMENTS:
+        parts = "".join(f", also_{n} AS ({sql})" for n, sql in enumerate(also))
+        _QUICK_STATEMENTS[also] = _STORE_TEMPLATE.format(**_AS, quick=_QUICK,
+                                                         also=_STORED + parts)  # fmt: skip
+    return _QUICK_STATEMENTS[also]
 
 
 @dataclass(frozen=True)
@@ -345,16 +371,54 @@ def annotation_store(*, item_id: int, annotator_id: int | None, value, seconds, 
     with rows.cursor() as cursor:
         for _ in range(2):  # the second time round, this transaction holds the item's lock
             cursor.execute(statement, params)
-            fresh, ok, *found = cursor.fetchone()
+            fresh, ok, _, *found = cursor.fetchone()
             if token is not None and found[7] is None:
                 return None  # not a member (no `who`): nothing was locked or written
             if fresh:
                 break
     if not ok:
         return None
+    return _stored(found, member=token is not None)
+
+
+# What annotation_store_quick answers when it wrote nothing and annotation_store must decide.
+NOT_QUICK = "not quick"
+
+
+def annotation_store_quick(*, item_id: int, token: str, value, seconds, key: str, now, kind,
+                           config: str | None, also: tuple[str, ...]):  # fmt: skip
+    """annotation_store with `token`, in a statement of its own (a transaction of its own when
+    the caller has none), for a `value` already checked against the schema of `kind` and
+    `config` (its JSON text). Runs the statements `also` with it (see _QUICK). Answers a
+    Stored; None, having written nothing, for no such member, no room for them, an answer of
+    theirs there already or a repeated key (the general path answers those); NOT_QUICK, having
+    written nothing, when annotation_store must run: the annotation would complete its item,
+    the schema is another, or the item changed under the lock three times running."""
+    json_field = Annotation._meta.get_field("value")
+    params = {"item": item_id, "key": key, "now": now, "token": token, "seconds": seconds,
+              "value": json_field.get_db_prep_value(value, connection),
+              "kind": kind, "config": config}  # fmt: skip
+    statement = _store_quick(also)
+    try:
+        with rows.cursor() as cursor:
+            for _ in range(3):  # each run reads afresh; the lock ends with the statement
+                cursor.execute(statement, params)
+                fresh, ok, quick, *found = cursor.fetchone()
+                if found[7] is None:
+                    return None  # not a member (no `who`): nothing was locked or written
+                if fresh:
+                    break
+    except (IntegrityError, DataError):  # theirs already, a key used before: nothing written
+        return None
+    if not fresh or (ok and not quick):
+        return NOT_QUICK
+    if not ok:
+        return None
+    return _stored(found, member=True)
+
+
+def _stored(found, *, member: bool) -> Stored:
     annotation_id, shown, annotations, gold, capacity, kind, config = found[:7]
-    member = None
-    if token is not None:
-        member, _, _ = member_from_row(found[7:], Item, Project)
+    who = member_from_row(found[7:], Item, Project)[0] if member else None
     return Stored(annotation_id, _json(shown), annotations, gold, capacity, kind,
-                  None if config is None else _json(config), member)  # fmt: skip
+                  None if config is None else _json(config), who)  # fmt: skip

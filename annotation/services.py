@@ -7,6 +7,7 @@ so no item ever holds more than `annotators_per_item` annotations plus live leas
 transactions one at a time (IMMEDIATE), which gives the same guarantee.
 """
 
+import json
 import random
 from datetime import timedelta
 
@@ -247,18 +248,70 @@ def _submit_new(item: Item, annotator, value, seconds_spent, key, now):
 
 
 def annotation_submit_as(*, token: str, item_id: int, value, seconds_spent=None,
-                         submission_key: str = "", version=None, now=None):  # fmt: skip
+                         submission_key: str = "", version=None, now=None, quick=True):  # fmt: skip
     """annotation_submit's common case for the short path (annotation.short_path), on
     PostgreSQL: the annotator is the active user of API token `token`, found as a member of the
     item's project by the statement that stores, which spares a read. Returns the annotation,
     its item, project and annotator loaded; None, having written nothing, when the general path
     must answer: no such member or item, and all that annotation_submit leaves to its general
     path (an answer of theirs already there, a repeated key, no room).
-    `version` matters only when replacing, so not here."""
+    `version` matters only when replacing, so not here.
+
+    A new annotation that completes no item is stored by one statement outside a transaction
+    when it can be (_store_quick); `quick=False` says the caller expects this one to complete
+    its item, which that statement would leave to the transaction that settles it."""
     if not _postgresql():
         return None
     now = now or timezone.now()
-    return _store_new(item_id, value, seconds_spent, submission_key, now, token=token)
+    if quick:
+        found = _store_quick(token, item_id, value, seconds_spent, submission_key, now)
+        if found is not fastpath.NOT_QUICK:
+            return found
+    annotation = _store_new(item_id, value, seconds_spent, submission_key, now, token=token)
+    if annotation is not None:
+        _remember_schema(token, annotation.schema)
+    return annotation
+
+
+# The label schema of the project each API token last stored an annotation in, as (kind,
+# config, config's JSON), for this process's quick submits: a guess, which the storing statement
+# checks (a wrong one costs a statement that writes nothing).
+_SCHEMAS: dict[str, tuple] = {}
+_SCHEMAS_MAX = 10_000
+# The kinds whose values are checked without the item's data (spans need its text, preference
+# its two responses).
+_QUICK_KINDS = {None, SchemaKind.SINGLE_CHOICE, SchemaKind.MULTIPLE_CHOICE, SchemaKind.RATING}
+
+
+def _remember_schema(token: str, schema: tuple) -> None:
+    if len(_SCHEMAS) >= _SCHEMAS_MAX:
+        _SCHEMAS.clear()
+    kind, config = schema
+    _SCHEMAS[token] = (kind, config, None if config is None else json.dumps(config))
+
+
+def _store_quick(token, item_id, value, seconds_spent, key, now):
+    """annotation_submit_as in one statement, when the token's last project's schema takes the
+    value without the item's data and every receiver of annotations_changed can run in it;
+    else (or when the statement says so) fastpath.NOT_QUICK, having written nothing."""
+    guess = _SCHEMAS.get(token)
+    also = annotations_changed.when_stored()
+    if guess is None or guess[0] not in _QUICK_KINDS or also is None:
+        return fastpath.NOT_QUICK
+    if connection.in_atomic_block:  # its freshness check relies on the lock ending with it
+        return fastpath.NOT_QUICK
+    kind, config, config_json = guess
+    if value_problems(kind, config, value):  # the general path names the field
+        return fastpath.NOT_QUICK
+    stored = fastpath.annotation_store_quick(
+        item_id=item_id, token=token, value=value, seconds=seconds_spent, key=key, now=now,
+        kind=kind, config=config_json, also=also,
+    )  # fmt: skip
+    if stored is None or stored is fastpath.NOT_QUICK:
+        return stored
+    annotator, item, project = stored.member
+    item.project = project
+    return _new_annotation(stored, item, annotator, value, seconds_spent, key, now)
 
 
 def _store_new(item_id, value, seconds_spent, key, now, *, annotator=None, item=None, token=None):
@@ -289,6 +342,12 @@ def _store_new(item_id, value, seconds_spent, key, now, *, annotator=None, item=
         if token is None:
             raise
         return None  # the general path repeats the call and names the field
+    annotation = _new_annotation(stored, item, annotator, value, seconds_spent, key, now)
+    annotation.schema = (stored.schema_kind, stored.schema_config)
+    return annotation
+
+
+def _new_annotation(stored, item, annotator, value, seconds_spent, key, now) -> Annotation:
     annotation = Annotation(
         id=stored.annotation_id,
         item=item,

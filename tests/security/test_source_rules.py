@@ -98,6 +98,9 @@ REVIEWED_SQL = {
     ("annotation/fastpath.py", "lease_next"): "constants of column names and ranks, parameters",
     ("annotation/fastpath.py", "lease_next_as"): "constants of names, ranks and roles, parameters",
     ("annotation/fastpath.py", "annotation_store"): "constants of names, ranks, roles; parameters",
+    ("annotation/fastpath.py", "annotation_store_quick"): (
+        "constants of names, ranks, roles, and the receivers' constant SQL (events); parameters"
+    ),
     ("annotation/short_path.py", "_member"): "constants of column and table names, parameters",
     ("annotation/selectors.py", "labeling_progress"): "a constant, parameters",
     ("adjudication/services.py", "agreement_mark_stale"): "a constant, parameters",
