@@ -16,7 +16,11 @@ same (tests/test_gunicorn_config.py compares them with gunicorn's own for plain,
 streamed and file responses).
 
 A request whose body was read to its end goes back to wait for the next without the drain
-gthread does (and its two system calls): there is nothing to drain.
+gthread does (and its two system calls): there is nothing to drain. And a connection whose next
+request was already read with the last one (behind a body the application ignored, which gthread
+then drains, or pipelined) is served again at once: gthread hands it to its poller, which waits
+on the socket for bytes that have arrived, until the keep-alive timeout closes the connection
+and the request is lost.
 """
 
 from gunicorn import util
@@ -95,7 +99,24 @@ class ThreadWorker(gthread.ThreadWorker):
 
     def finish_request(self, conn, fs):
         self.busy -= 1
+        if self.alive and _kept_alive(fs) and _read_ahead(conn):
+            # The next request came in with this one's last bytes and waits in the parser's
+            # buffer, not in the socket, where gthread's poller would wait for it until the
+            # keep-alive timeout closed the connection: it is served now instead.
+            self.enqueue_req(conn)
+            return
         super().finish_request(conn, fs)  # the main loop then accepts again, if it may
 
     def set_accept_enabled(self, enabled):
         super().set_accept_enabled(enabled and self.busy < self.cfg.threads)
+
+
+def _kept_alive(fs) -> bool:
+    return not fs.cancelled() and fs.exception() is None and fs.result() is True
+
+
+def _read_ahead(conn) -> bool:
+    """Whether the connection's parser holds bytes read from the socket beyond the request it
+    has answered (a drain of an unread body, or a read of the head, took them)."""
+    buffered = getattr(getattr(conn.parser, "unreader", None), "buf", None)
+    return buffered is not None and buffered.getbuffer().nbytes > 0

@@ -280,6 +280,21 @@ def test_a_kept_alive_connection_serves_after_bodies_read_or_not(tmp_path):
                        (200, b"ignored"), (200, b'{"a": 1}'), (200, b'{"ok": true')]  # fmt: skip
 
 
+@pytest.mark.parametrize("first", ["/ignore-body", "/read-body"])
+def test_a_request_that_arrives_with_the_one_before_is_answered(tmp_path, first):
+    """A request read from the socket together with the end of the one before (here sent right
+    behind it) waits in the parser's buffer, not in the socket: gthread handed the connection
+    to its poller, which waited on the socket until the keep-alive timeout closed it, and the
+    request was lost. It happened to a client that sent its next call while the server was
+    still draining a body the application had not read."""
+    second = b"GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    head = f"POST {first} HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n".encode()
+    with _answers_server(tmp_path, "-c", "python:config.gunicorn") as port:
+        answer = _exchange(port, head + b"y" * 3000 + second)
+    assert answer.count(b"HTTP/1.1 200 OK") == 2, answer
+    assert answer.endswith(b'{"ok": true')
+
+
 @pytest.mark.parametrize(
     ("left", "buffered", "drained"),
     [(0, b"", False), (5, b"", True), (0, b"rest", True)],
