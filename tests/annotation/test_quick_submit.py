@@ -12,13 +12,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from adjudication.models import AgreementSnapshot, Review
 from annotation import fastpath, services, short_path
 from annotation.events import annotations_changed
 from annotation.models import Annotation, LabelSchema, Lease
 from curation.models import Item, Role
+from tests.annotation.test_short_path import client_of
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
@@ -55,12 +55,6 @@ def team(overlap: int, items: int = 3):
     for user in (anna, bert):
         MembershipFactory(project=project, user=user, role=Role.ANNOTATOR)
     return project, anna, bert
-
-
-def client_of(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
 
 
 def lease(client, project) -> int:
