@@ -314,8 +314,9 @@ _STORE_AS = _STORE_TEMPLATE.format(**_AS, quick="true", also="")
 # writes only when the annotation completes no item (a gold item never completes), so that
 # adjudication has nothing to settle, and when the project's schema is the one the value was
 # checked against, so that no check follows the write. Then it also runs what the receivers of
-# `annotations_changed` run for such a submit (events.also_when_stored), which see the CTE
-# `stored` (project_id, item_id): one row when the annotation was stored, else none.
+# `annotations_changed` do for such a submit (their `when_stored` SQL, annotation.events), which
+# see the CTE `stored` (project_id, annotation_id, item_id): one row when the annotation was
+# stored, else none.
 _QUICK = """(f.gold OR f.annotation_count + 1 < f.capacity)
                AND coalesce((SELECT kind IS NOT DISTINCT FROM %(kind)s::text
                                     AND config = %(config)s::jsonb

@@ -267,10 +267,7 @@ def annotation_submit_as(*, token: str, item_id: int, value, seconds_spent=None,
         found = _store_quick(token, item_id, value, seconds_spent, submission_key, now)
         if found is not fastpath.NOT_QUICK:
             return found
-    annotation = _store_new(item_id, value, seconds_spent, submission_key, now, token=token)
-    if annotation is not None:
-        _remember_schema(token, annotation.schema)
-    return annotation
+    return _store_new(item_id, value, seconds_spent, submission_key, now, token=token)
 
 
 # The label schema of the project each API token last stored an annotation in, as (kind,
@@ -283,10 +280,9 @@ _SCHEMAS_MAX = 10_000
 _QUICK_KINDS = {None, SchemaKind.SINGLE_CHOICE, SchemaKind.MULTIPLE_CHOICE, SchemaKind.RATING}
 
 
-def _remember_schema(token: str, schema: tuple) -> None:
+def _remember_schema(token: str, kind: str | None, config) -> None:
     if len(_SCHEMAS) >= _SCHEMAS_MAX:
         _SCHEMAS.clear()
-    kind, config = schema
     _SCHEMAS[token] = (kind, config, None if config is None else json.dumps(config))
 
 
@@ -342,9 +338,9 @@ def _store_new(item_id, value, seconds_spent, key, now, *, annotator=None, item=
         if token is None:
             raise
         return None  # the general path repeats the call and names the field
-    annotation = _new_annotation(stored, item, annotator, value, seconds_spent, key, now)
-    annotation.schema = (stored.schema_kind, stored.schema_config)
-    return annotation
+    if token is not None:  # for this token's next submits (_store_quick)
+        _remember_schema(token, stored.schema_kind, stored.schema_config)
+    return _new_annotation(stored, item, annotator, value, seconds_spent, key, now)
 
 
 def _new_annotation(stored, item, annotator, value, seconds_spent, key, now) -> Annotation:

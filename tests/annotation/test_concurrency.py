@@ -186,7 +186,7 @@ def test_a_submit_waiting_on_the_item_reads_what_the_holder_committed(change, pa
         assignment_next(project=project, annotator=anna)
         Lease.objects.filter(annotator=anna).update(expires_at=timezone.now() - timedelta(1))
     token = Token.objects.create(user=anna).key
-    services._remember_schema(token, (None, None))  # the project has none: any object
+    services._remember_schema(token, None, None)  # the project has none: any object
     calls = []
     quick = fastpath.annotation_store_quick
     monkeypatch.setattr(fastpath, "annotation_store_quick",

@@ -129,7 +129,7 @@ def test_a_submit_completing_its_item_is_settled_in_the_transaction(quick_calls)
     project, anna, bert = team(overlap=2, items=1)
     label(client_of(bert), project, "billing")
     client = client_of(anna)
-    services._remember_schema(Token.objects.get(user=anna).key, ("single_choice", SINGLE))
+    services._remember_schema(Token.objects.get(user=anna).key, "single_choice", SINGLE)
     item_id = lease(client, project)  # the item's last place
     short_path._LAST_PLACE.clear()  # as if another process had leased it: tried in one statement
     answer = submit(client, item_id, {"label": "billing"})
