@@ -330,7 +330,7 @@ _STORED = """, stored AS (
 _QUICK_STATEMENTS: dict[tuple[str, ...], str] = {}
 
 
-def _store_quick(also: tuple[str, ...]) -> str:
+def _quick_statement(also: tuple[str, ...]) -> str:
     if also not in _QUICK_STATEMENTS:
         parts = "".join(f", also_{n} AS ({sql})" for n, sql in enumerate(also))
         _QUICK_STATEMENTS[also] = _STORE_TEMPLATE.format(**_AS, quick=_QUICK,
@@ -399,7 +399,7 @@ def annotation_store_quick(*, item_id: int, token: str, value, seconds, key: str
     params = {"item": item_id, "key": key, "now": now, "token": token, "seconds": seconds,
               "value": json_field.get_db_prep_value(value, connection),
               "kind": kind, "config": config}  # fmt: skip
-    statement = _store_quick(also)
+    statement = _quick_statement(also)
     try:
         with rows.cursor() as cursor:
             for _ in range(3):  # each run reads afresh; the lock ends with the statement

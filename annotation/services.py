@@ -291,8 +291,10 @@ def _store_quick(token, item_id, value, seconds_spent, key, now):
     value without the item's data and every receiver of annotations_changed can run in it;
     else (or when the statement says so) fastpath.NOT_QUICK, having written nothing."""
     guess = _SCHEMAS.get(token)
+    if guess is None or guess[0] not in _QUICK_KINDS:
+        return fastpath.NOT_QUICK
     also = annotations_changed.when_stored()
-    if guess is None or guess[0] not in _QUICK_KINDS or also is None:
+    if also is None:
         return fastpath.NOT_QUICK
     if connection.in_atomic_block:  # its freshness check relies on the lock ending with it
         return fastpath.NOT_QUICK
